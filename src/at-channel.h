@@ -28,6 +28,7 @@ enum at_status {
 struct at_response {
         enum at_status status;
         int cme;                                /* AT_STATUS_CME_ERROR code */
+        uint64_t now;                           /* when it completed */
         size_t n_lines;                         /* intermediate lines (echo excluded) */
         const char *lines[AT_RESPONSE_LINES_MAX];
 };
@@ -76,12 +77,12 @@ uint64_t at_channel_next_deadline(const struct at_channel *ch);
 
 /* Change the gate. Queued commands it no longer allows complete with AT_STATUS_GATED; the command
  * in flight (already written) is kept and tracked to its end. */
-void at_channel_set_gate(struct at_channel *ch, enum at_gate gate);
+void at_channel_set_gate(struct at_channel *ch, enum at_gate gate, uint64_t now);
 enum at_gate at_channel_get_gate(const struct at_channel *ch);
 
 /* The tty appeared or went away. Going away fails everything with AT_STATUS_CANCELLED and forgets
  * any partial line. */
-void at_channel_set_connected(struct at_channel *ch, bool connected);
+void at_channel_set_connected(struct at_channel *ch, bool connected, uint64_t now);
 
 /* Is a command in flight or queued? */
 bool at_channel_busy(const struct at_channel *ch);

@@ -17,7 +17,8 @@ struct store_record {
         uint64_t saved_realtime_usec;      /* for display only */
 };
 
-/* Text form ("key=value" lines, versioned). Returns the length written or -ENOSPC. */
+/* Text form ("key=value" lines, versioned). Returns the length written, -ENOSPC, or -EINVAL if
+ * rec could not be decoded back (enum out of range, progress > 100, boot_id not a uuid). */
 int store_encode(const struct store_record *rec, char *buf, size_t size);
 
 /* Parse the text form; -EBADMSG (with a reason in why) if anything is missing or malformed. */

@@ -1,0 +1,32 @@
+#!/bin/sh
+# bootstrap.sh - install missing build dependencies (Debian 12, apt-get) and build bc26d out of
+# tree in ./build. Idempotent: apt-get runs only when a package is missing; configure only once.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+DEPS="build-essential autoconf automake autoconf-archive libtool pkg-config \
+libevent-dev libserialport-dev libsystemd-dev libinih-dev check libgpiod-dev \
+python3 dbus"
+
+missing=""
+for p in $DEPS; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+        if [ "$(id -u)" -ne 0 ]; then
+                echo "bootstrap: missing packages:$missing; run as root (or with sudo) to install them" >&2
+                exit 1
+        fi
+        echo "bootstrap: installing$missing"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+cd "$top"
+[ -x configure ] || ./autogen.sh >/dev/null
+mkdir -p build
+cd build
+[ -f Makefile ] || ../configure --enable-silent-rules ${BC26D_CONFIGURE_FLAGS:-} >/dev/null
+make -j"$(nproc)" >/dev/null
+echo "bootstrap: built $top/build/bc26d"

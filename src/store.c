@@ -1,0 +1,429 @@
+/* store.c - the persisted DFOTA state: strict text encode/decode (pure) and the atomic file edge
+ * (temp file, fsync, rename, directory fsync; corrupt files are moved aside, never reused). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+
+#define STORE_MAGIC             "bc26d-fota-state 1"
+#define STORE_FILE_MAX          4096    /* a valid file is ~350 bytes; anything bigger is corrupt */
+#define STORE_LINE_MAX          128
+#define STORE_BOOT_ID_LEN       36
+#define STORE_BOOT_ID_PATH      "/proc/sys/kernel/random/boot_id"
+
+enum store_key {
+        KEY_PHASE,
+        KEY_WINDOW,
+        KEY_WINDOW_EXPIRED,
+        KEY_DEADLINE,
+        KEY_DOWNLOAD_DEADLINE,
+        KEY_PROGRESS,
+        KEY_PENDING_RESULT,
+        KEY_PENDING_CODE,
+        KEY_LAST_RESULT,
+        KEY_LAST_CODE,
+        KEY_BOOT_ID,
+        KEY_SAVED_REALTIME,
+        _KEY_MAX,
+};
+
+static const char *const key_names[_KEY_MAX] = {
+        [KEY_PHASE] = "phase",
+        [KEY_WINDOW] = "window",
+        [KEY_WINDOW_EXPIRED] = "window_expired",
+        [KEY_DEADLINE] = "deadline_usec",
+        [KEY_DOWNLOAD_DEADLINE] = "download_deadline_usec",
+        [KEY_PROGRESS] = "progress",
+        [KEY_PENDING_RESULT] = "pending_result",
+        [KEY_PENDING_CODE] = "pending_code",
+        [KEY_LAST_RESULT] = "last_result",
+        [KEY_LAST_CODE] = "last_code",
+        [KEY_BOOT_ID] = "boot_id",
+        [KEY_SAVED_REALTIME] = "saved_realtime_usec",
+};
+
+static bool boot_id_valid(const char *s, size_t len)
+{
+        /* 8-4-4-4-12 lowercase hex, as the kernel prints it. */
+        if (len != STORE_BOOT_ID_LEN)
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                if (i == 8 || i == 13 || i == 18 || i == 23) {
+                        if (s[i] != '-')
+                                return false;
+                } else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+                        return false;
+                }
+        }
+        return true;
+}
+
+static bool result_valid(enum fota_result r)
+{
+        return (unsigned) r <= FOTA_RESULT_TIMEOUT;
+}
+
+int store_encode(const struct store_record *rec, char *buf, size_t size)
+{
+        const struct fota_state *st = &rec->st;
+        int n;
+
+        /* Refuse to write what store_decode would refuse to read back. */
+        if ((unsigned) st->phase >= _FOTA_PHASE_MAX || !result_valid(st->pending_result) ||
+            !result_valid(st->last_result) || st->progress > 100 || st->window > 2 ||
+            !boot_id_valid(rec->boot_id, strnlen(rec->boot_id, sizeof(rec->boot_id))))
+                return -EINVAL;
+
+        n = snprintf(buf, size,
+                     STORE_MAGIC "\n"
+                     "phase=%s\n"
+                     "window=%u\n"
+                     "window_expired=%d\n"
+                     "deadline_usec=%" PRIu64 "\n"
+                     "download_deadline_usec=%" PRIu64 "\n"
+                     "progress=%u\n"
+                     "pending_result=%s\n"
+                     "pending_code=%d\n"
+                     "last_result=%s\n"
+                     "last_code=%d\n"
+                     "boot_id=%s\n"
+                     "saved_realtime_usec=%" PRIu64 "\n",
+                     fota_phase_to_string(st->phase), st->window, st->window_expired ? 1 : 0,
+                     st->deadline_usec, st->download_deadline_usec, st->progress,
+                     fota_result_to_string(st->pending_result), st->pending_code,
+                     fota_result_to_string(st->last_result), st->last_code,
+                     rec->boot_id, rec->saved_realtime_usec);
+        if (n < 0)
+                return -EINVAL;
+        if ((size_t) n >= size)
+                return -ENOSPC;
+        return n;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+        uint64_t v = 0;
+
+        /* Plain decimal only: no sign, blanks, or leading zeros that strtoull would accept. */
+        if (*s == '\0' || (s[0] == '0' && s[1] != '\0'))
+                return -EINVAL;
+        for (; *s; s++) {
+                if (*s < '0' || *s > '9')
+                        return -EINVAL;
+                if (v > (UINT64_MAX - (uint64_t) (*s - '0')) / 10)
+                        return -ERANGE;
+                v = v * 10 + (uint64_t) (*s - '0');
+        }
+        *out = v;
+        return 0;
+}
+
+static int parse_int(const char *s, int *out)
+{
+        bool neg = *s == '-';
+        uint64_t v;
+        int r;
+
+        r = parse_u64(s + neg, &v);
+        if (r < 0)
+                return r;
+        if (neg ? v > (uint64_t) INT_MAX + 1 : v > (uint64_t) INT_MAX)
+                return -ERANGE;
+        if (neg && v == 0)
+                return -EINVAL;         /* "-0" */
+        *out = neg ? (int) -(int64_t) v : (int) v;
+        return 0;
+}
+
+static int fail(char *why, size_t why_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *why, size_t why_size, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (why && why_size > 0) {
+                va_start(ap, fmt);
+                (void) vsnprintf(why, why_size, fmt, ap);
+                va_end(ap);
+        }
+        return -EBADMSG;
+}
+
+/* One "key=value" pair (value NUL-terminated) into rec; a static reason on error. */
+static const char *decode_value(enum store_key k, const char *v, struct store_record *rec)
+{
+        struct fota_state *st = &rec->st;
+        uint64_t u;
+        int i;
+
+        switch (k) {
+        case KEY_PHASE:
+                return fota_phase_from_string(v, &st->phase) < 0 ? "unknown phase" : NULL;
+        case KEY_WINDOW:
+                if (parse_u64(v, &u) < 0 || u > 2)
+                        return "window must be 0, 1 or 2";
+                st->window = (unsigned) u;
+                return NULL;
+        case KEY_WINDOW_EXPIRED:
+                if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+                        return "window_expired must be 0 or 1";
+                st->window_expired = v[0] == '1';
+                return NULL;
+        case KEY_DEADLINE:
+                return parse_u64(v, &st->deadline_usec) < 0 ? "bad number" : NULL;
+        case KEY_DOWNLOAD_DEADLINE:
+                return parse_u64(v, &st->download_deadline_usec) < 0 ? "bad number" : NULL;
+        case KEY_PROGRESS:
+                if (parse_u64(v, &u) < 0 || u > 100)
+                        return "progress must be 0..100";
+                st->progress = (unsigned) u;
+                return NULL;
+        case KEY_PENDING_RESULT:
+                return fota_result_from_string(v, &st->pending_result) < 0 ? "unknown result" : NULL;
+        case KEY_PENDING_CODE:
+                return parse_int(v, &i) < 0 ? "bad number" : (st->pending_code = i, NULL);
+        case KEY_LAST_RESULT:
+                return fota_result_from_string(v, &st->last_result) < 0 ? "unknown result" : NULL;
+        case KEY_LAST_CODE:
+                return parse_int(v, &i) < 0 ? "bad number" : (st->last_code = i, NULL);
+        case KEY_BOOT_ID:
+                if (!boot_id_valid(v, strlen(v)))
+                        return "boot id is not a 36-character uuid";
+                memcpy(rec->boot_id, v, STORE_BOOT_ID_LEN + 1);
+                return NULL;
+        case KEY_SAVED_REALTIME:
+                return parse_u64(v, &rec->saved_realtime_usec) < 0 ? "bad number" : NULL;
+        case _KEY_MAX:
+                break;
+        }
+        return "unknown key";
+}
+
+int store_decode(const char *text, size_t len, struct store_record *rec, char *why, size_t why_size)
+{
+        bool seen[_KEY_MAX] = { false };
+        struct store_record r;
+        size_t pos = 0;
+        unsigned lineno = 0;
+
+        memset(&r, 0, sizeof(r));
+        if (len == 0)
+                return fail(why, why_size, "empty file");
+        if (len > STORE_FILE_MAX)
+                return fail(why, why_size, "file larger than %d bytes", STORE_FILE_MAX);
+        if (memchr(text, '\0', len))
+                return fail(why, why_size, "NUL byte in file");
+
+        while (pos < len) {
+                char line[STORE_LINE_MAX + 1];
+                const char *nl = memchr(text + pos, '\n', len - pos);
+                size_t n;
+                char *eq;
+                const char *reason;
+                unsigned k;
+
+                lineno++;
+                if (!nl)
+                        return fail(why, why_size, "line %u: truncated (no newline at end of file)", lineno);
+                n = (size_t) (nl - (text + pos));
+                if (n > STORE_LINE_MAX)
+                        return fail(why, why_size, "line %u: longer than %d characters", lineno, STORE_LINE_MAX);
+                memcpy(line, text + pos, n);
+                line[n] = '\0';
+                pos += n + 1;
+
+                if (lineno == 1) {
+                        if (strcmp(line, STORE_MAGIC) != 0)
+                                return fail(why, why_size, "line 1: not \"" STORE_MAGIC "\"");
+                        continue;
+                }
+                eq = strchr(line, '=');
+                if (!eq)
+                        return fail(why, why_size, "line %u: no '=' in \"%.40s\"", lineno, line);
+                *eq = '\0';
+                for (k = 0; k < _KEY_MAX; k++)
+                        if (strcmp(line, key_names[k]) == 0)
+                                break;
+                if (k == _KEY_MAX)
+                        return fail(why, why_size, "line %u: unknown key \"%.40s\"", lineno, line);
+                if (seen[k])
+                        return fail(why, why_size, "line %u: duplicate key \"%s\"", lineno, key_names[k]);
+                seen[k] = true;
+                reason = decode_value((enum store_key) k, eq + 1, &r);
+                if (reason)
+                        return fail(why, why_size, "line %u: %s \"%.40s\"", lineno, reason, eq + 1);
+        }
+        for (unsigned k = 0; k < _KEY_MAX; k++)
+                if (!seen[k])
+                        return fail(why, why_size, "missing key \"%s\"", key_names[k]);
+
+        /* The machine's invariants: an active phase always has a deadline armed, and a download
+         * always has its give-up limit (fota.h). */
+        if (r.st.phase != FOTA_PHASE_IDLE && r.st.deadline_usec == 0)
+                return fail(why, why_size, "phase %s without a deadline", fota_phase_to_string(r.st.phase));
+        if (r.st.phase == FOTA_PHASE_DOWNLOADING && r.st.download_deadline_usec == 0)
+                return fail(why, why_size, "phase downloading without a download deadline");
+
+        *rec = r;
+        return 0;
+}
+
+static int join(char *buf, size_t size, const char *dir, const char *name)
+{
+        int n = snprintf(buf, size, "%s/%s", dir, name);
+
+        return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+        int fd, r = 0;
+
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fsync(fd) < 0)
+                r = -errno;
+        (void) close(fd);
+        return r;
+}
+
+int store_save(const char *dir, const struct store_record *rec)
+{
+        char buf[STORE_FILE_MAX];
+        char tmp[PATH_MAX], path[PATH_MAX];
+        int fd, n, r;
+
+        n = store_encode(rec, buf, sizeof(buf));
+        if (n < 0)
+                return n;
+        r = join(tmp, sizeof(tmp), dir, STORE_FILE_NAME ".tmp");
+        if (r < 0)
+                return r;
+        r = join(path, sizeof(path), dir, STORE_FILE_NAME);
+        if (r < 0)
+                return r;
+
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -errno;
+        r = write_all(fd, buf, (size_t) n);
+        if (r == 0 && fsync(fd) < 0)
+                r = -errno;
+        /* close() can report a delayed write error (NFS); it counts. */
+        if (close(fd) < 0 && r == 0)
+                r = -errno;
+        if (r == 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlink(tmp);
+                return r;
+        }
+        /* Make the rename itself durable: a power cut must not bring back the old state. */
+        return fsync_dir(dir);
+}
+
+static int read_bounded(int fd, char *buf, size_t size, size_t *len)
+{
+        size_t got = 0;
+
+        while (got < size) {
+                ssize_t n = read(fd, buf + got, size - got);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                got += (size_t) n;
+        }
+        *len = got;
+        return 0;
+}
+
+int store_load(const char *dir, struct store_record *rec, char *why, size_t why_size)
+{
+        char buf[STORE_FILE_MAX + 1];   /* one byte more tells "too big" from "exactly full" */
+        char path[PATH_MAX], aside[PATH_MAX], reason[192];
+        struct timespec ts;
+        size_t len;
+        int fd, r;
+
+        r = join(path, sizeof(path), dir, STORE_FILE_NAME);
+        if (r < 0)
+                return r;
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = read_bounded(fd, buf, sizeof(buf), &len);
+        (void) close(fd);
+        if (r < 0)
+                return r;
+
+        r = store_decode(buf, len, rec, reason, sizeof(reason));
+        if (r != -EBADMSG)
+                return r;
+
+        /* Keep the evidence for a human, and never trip over the same file again. */
+        if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
+                ts.tv_sec = 0;
+        r = snprintf(aside, sizeof(aside), "%s.corrupt-%lld", path, (long long) ts.tv_sec);
+        if (r < 0 || (size_t) r >= sizeof(aside))
+                return fail(why, why_size, "%s: %s; name too long to move it aside", path, reason);
+        if (rename(path, aside) < 0)
+                return fail(why, why_size, "%s: %s; could not move it aside: %s", path, reason,
+                            strerror(errno));
+        (void) fsync_dir(dir);
+        return fail(why, why_size, "%s: %s; moved aside to %s", path, reason, aside);
+}
+
+int store_read_boot_id(char *buf, size_t size)
+{
+        char tmp[STORE_BOOT_ID_LEN + 2];
+        size_t len;
+        int fd, r;
+
+        if (size < STORE_BOOT_ID_LEN + 1)
+                return -ENOSPC;
+        fd = open(STORE_BOOT_ID_PATH, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = read_bounded(fd, tmp, sizeof(tmp), &len);
+        (void) close(fd);
+        if (r < 0)
+                return r;
+        while (len > 0 && (tmp[len - 1] == '\n' || tmp[len - 1] == ' '))
+                len--;
+        if (!boot_id_valid(tmp, len))
+                return -EIO;
+        memcpy(buf, tmp, len);
+        buf[len] = '\0';
+        return 0;
+}
