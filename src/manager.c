@@ -1,24 +1,33 @@
 /* manager.c - start-up order, event routing and teardown. Every event (tty bytes, the deadline
  * timer, signals) is translated into a call on a core with the current CLOCK_BOOTTIME time; after
- * each one, the single deadline timer is re-armed for the earliest deadline any core reports. */
+ * each one, the single deadline timer is re-armed for the earliest deadline any core reports.
+ * The DFOTA phase decides the gate; the gate is pushed to the channel first, then to its users. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
 
 #include "at-channel.h"
+#include "bus.h"
 #include "clock.h"
+#include "fota-journal.h"
+#include "fota.h"
 #include "gpio.h"
 #include "log.h"
+#include "lwm2m.h"
 #include "manager.h"
+#include "message-ids.h"
 #include "modem.h"
 #include "serial.h"
+#include "store.h"
 
 struct manager {
         struct config cfg;
         char *state_dir;
+        char boot_id[STORE_BOOT_ID_MAX];
 
         struct event_base *base;
         struct event *ev_timer;
@@ -28,17 +37,27 @@ struct manager {
         struct serial *serial;
         struct at_channel *ch;
         struct modem *modem;
+        struct lwm2m *lwm2m;
+        struct fota fota;
+        struct bus *bus;
+        struct event *ev_start;
+        int exit_error;                 /* negative errno that stopped the loop */
 };
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+        return a < b ? a : b;
+}
 
 static void schedule(struct manager *m)
 {
         uint64_t now = clock_boottime_usec();
         uint64_t d = at_channel_next_deadline(m->ch);
-        uint64_t md = modem_next_deadline(m->modem);
         struct timeval tv;
 
-        if (md < d)
-                d = md;
+        d = min_u64(d, modem_next_deadline(m->modem));
+        d = min_u64(d, lwm2m_next_deadline(m->lwm2m));
+        d = min_u64(d, fota_next_deadline(&m->fota));
         if (d == UINT64_MAX) {
                 evtimer_del(m->ev_timer);       /* nothing to wait for: no periodic wake-ups */
                 return;
@@ -49,14 +68,134 @@ static void schedule(struct manager *m)
         evtimer_add(m->ev_timer, &tv);
 }
 
-static void on_timer(evutil_socket_t fd, short what, void *arg)
-{
-        struct manager *m = arg;
-        uint64_t now = clock_boottime_usec();
+/* ---- the bus view ------------------------------------------------------------------------- */
 
-        at_channel_tick(m->ch, now);
-        modem_tick(m->modem, now);
+static const char *state_string(const struct manager *m)
+{
+        if (fota_active(&m->fota))
+                return "upgrading";
+        switch (modem_get_state(m->modem)) {
+        case MODEM_STATE_DISCONNECTED:
+                return "disconnected";
+        case MODEM_STATE_READY:
+                return lwm2m_ready(m->lwm2m) ? "ready" : "registering";
+        case MODEM_STATE_SYNCING:
+        case MODEM_STATE_INITIALIZING:
+        case MODEM_STATE_RESETTING:
+        case MODEM_STATE_WAITING:
+                return "initializing";
+        }
+        return "initializing";
+}
+
+static void snapshot(const struct manager *m, struct bus_snapshot *s)
+{
+        const struct modem_identity *id = modem_get_identity(m->modem);
+        uint64_t deadline = fota_next_deadline(&m->fota);
+
+        memset(s, 0, sizeof(*s));
+        snprintf(s->state, sizeof(s->state), "%s", state_string(m));
+        snprintf(s->manufacturer, sizeof(s->manufacturer), "%s", id->manufacturer);
+        snprintf(s->model, sizeof(s->model), "%s", id->model);
+        snprintf(s->revision, sizeof(s->revision), "%s", id->revision);
+        snprintf(s->imei, sizeof(s->imei), "%s", id->imei);
+        s->registered = lwm2m_registered(m->lwm2m);
+        snprintf(s->server, sizeof(s->server), "%s:%u", m->cfg.server, m->cfg.port);
+        snprintf(s->endpoint, sizeof(s->endpoint), "%s", lwm2m_endpoint(m->lwm2m));
+        snprintf(s->phase, sizeof(s->phase), "%s", fota_phase_to_string(m->fota.st.phase));
+        s->progress = m->fota.st.progress;
+        s->deadline = deadline == UINT64_MAX ? 0 : clock_boottime_to_realtime(deadline);
+        snprintf(s->last_result, sizeof(s->last_result), "%s", fota_result_to_string(m->fota.st.last_result));
+        s->last_result_code = m->fota.st.last_code;
+}
+
+static void sync_bus(struct manager *m)
+{
+        struct bus_snapshot s;
+
+        if (!m->bus)
+                return;
+        snapshot(m, &s);
+        bus_update(m->bus, &s);
+}
+
+/* After every event: publish what changed, then sleep until the next deadline. */
+static void after_event(struct manager *m)
+{
+        sync_bus(m);
         schedule(m);
+}
+
+/* ---- DFOTA ------------------------------------------------------------------------------- */
+
+static enum at_gate gate_of(enum fota_phase p)
+{
+        switch (p) {
+        case FOTA_PHASE_IDLE:           return AT_GATE_OPEN;
+        case FOTA_PHASE_REPORTING:      return AT_GATE_REPORTING;
+        case FOTA_PHASE_DOWNLOADING:
+        case FOTA_PHASE_DOWNLOADED:
+        case FOTA_PHASE_UPDATING:       return AT_GATE_CLOSED;
+        }
+        return AT_GATE_CLOSED;
+}
+
+static void apply_gate(struct manager *m, uint64_t now)
+{
+        enum at_gate g = gate_of(m->fota.st.phase);
+
+        if (g == at_channel_get_gate(m->ch))
+                return;
+        log_info("Module access: %s", at_gate_to_string(g));
+        at_channel_set_gate(m->ch, g, now);
+        modem_on_gate(m->modem, g, now);
+        lwm2m_on_gate(m->lwm2m, g, now);
+}
+
+static void persist(struct manager *m)
+{
+        struct store_record rec = { .st = m->fota.st, .saved_realtime_usec = clock_realtime_usec() };
+        int r;
+
+        memcpy(rec.boot_id, m->boot_id, sizeof(rec.boot_id));
+        r = store_save(m->state_dir, &rec);
+        if (r < 0)
+                log_errno(LOG_ERR, r, "Failed to save the DFOTA state in %s/%s (the upgrade protection still holds "
+                          "in memory; check the directory's permissions and free space)", m->state_dir, STORE_FILE_NAME);
+}
+
+static void apply_fota(struct manager *m, const struct fota_output *out, const char *urc, uint64_t now)
+{
+        fota_journal(&m->fota, out, urc);
+        apply_gate(m, now);
+        if (out->actions & FOTA_ACTION_PERSIST)
+                persist(m);
+        if (out->actions & FOTA_ACTION_RESET) {
+                int r = modem_reset(m->modem, "guide table 2: no END within the upgrade window", true, now);
+
+                if (r < 0)
+                        log_errno(LOG_ERR, r, "Table-2 reset could not start");
+        }
+        if (out->actions & FOTA_ACTION_REREGISTER) {
+                /* The module restarted during the upgrade and forgot everything: echo is on and the
+                 * LwM2M context is gone. Initialise and register so the platform learns the result. */
+                lwm2m_stop(m->lwm2m, "re-registering after the upgrade", now);
+                modem_reinit(m->modem, now);
+        }
+        /* Signals come after the property changes they announce (UpgradeStarted after Phase,
+         * UpgradeFinished after LastResult). */
+        if (out->n_signals)
+                sync_bus(m);
+        for (size_t i = 0; i < out->n_signals && m->bus; i++)
+                switch (out->signals[i]) {
+                case FOTA_SIGNAL_STARTED:
+                        bus_emit_upgrade_started(m->bus);
+                        break;
+                case FOTA_SIGNAL_FINISHED:
+                        bus_emit_upgrade_finished(m->bus, fota_result_to_string(m->fota.st.last_result),
+                                                  m->fota.st.last_code);
+                        break;
+                }
 }
 
 /* ---- AT channel -> manager ---------------------------------------------------------------- */
@@ -66,8 +205,7 @@ static int ch_write(void *ud, const void *buf, size_t len)
         struct manager *m = ud;
         size_t n = len;
 
-        /* Commands are logged without the CR; data payloads are not personal data. */
-        while (n > 0 && (((const char *) buf)[n - 1] == '\r'))
+        while (n > 0 && ((const char *) buf)[n - 1] == '\r')
                 n--;
         log_debug("-> %.*s", (int) n, (const char *) buf);
         return serial_write(m->serial, buf, len);
@@ -75,12 +213,23 @@ static int ch_write(void *ud, const void *buf, size_t len)
 
 static void ch_line(void *ud, const char *text, const struct at_line *l, uint64_t now)
 {
+        struct manager *m = ud;
+
         switch (l->cls) {
         case AT_LINE_URC:
-                log_debug("<- URC %s: %s", urc_type_to_string(l->urc.type), text);
+                log_debug("<- %s", text);
+                if (l->urc.type == URC_FOTA) {
+                        struct fota_output out;
+
+                        fota_on_urc(&m->fota, &l->urc.fota, now, &out);
+                        apply_fota(m, &out, text, now);
+                        return;
+                }
+                lwm2m_on_line(m->lwm2m, l, now);
                 return;
         case AT_LINE_ASYNC:
                 log_debug("<- %s", text);
+                lwm2m_on_line(m->lwm2m, l, now);
                 return;
         case AT_LINE_UNKNOWN:
                 log_debug("<- unrecognised line: %s", text);
@@ -101,6 +250,7 @@ static void ch_reboot(void *ud, uint64_t now)
 {
         struct manager *m = ud;
 
+        lwm2m_stop(m->lwm2m, "the module rebooted", now);
         modem_on_reboot(m->modem, now);
 }
 
@@ -117,7 +267,7 @@ static void serial_data(void *ud, const void *buf, size_t n)
         struct manager *m = ud;
 
         at_channel_feed(m->ch, buf, n, clock_boottime_usec());
-        schedule(m);
+        after_event(m);
 }
 
 static void serial_connected(void *ud)
@@ -127,7 +277,7 @@ static void serial_connected(void *ud)
 
         at_channel_set_connected(m->ch, true, now);
         modem_on_connected(m->modem, now);
-        schedule(m);
+        after_event(m);
 }
 
 static void serial_disconnected(void *ud)
@@ -136,8 +286,9 @@ static void serial_disconnected(void *ud)
         uint64_t now = clock_boottime_usec();
 
         at_channel_set_connected(m->ch, false, now);
+        lwm2m_stop(m->lwm2m, "the module's tty went away", now);
         modem_on_disconnected(m->modem, now);
-        schedule(m);
+        after_event(m);
 }
 
 static const struct serial_ops serial_ops = {
@@ -150,26 +301,166 @@ static const struct serial_ops serial_ops = {
 
 static void modem_state_changed(void *ud, enum modem_state old, enum modem_state new_state)
 {
+        struct manager *m = ud;
+        uint64_t now = clock_boottime_usec();
+
         log_info("Module %s", modem_state_to_string(new_state));
+        if (new_state == MODEM_STATE_READY)
+                lwm2m_start(m->lwm2m, modem_get_identity(m->modem)->imei, now);
+        else if (old == MODEM_STATE_READY)
+                lwm2m_stop(m->lwm2m, "the module is being initialised again", now);
 }
 
 static void modem_rebooted(void *ud, enum modem_reboot_cause cause)
 {
-        log_debug("Module rebooted (cause: %s)", modem_reboot_cause_to_string(cause));
+        struct manager *m = ud;
+        const char *fields[] = { "MESSAGE_ID=" BC26_MESSAGE_MODULE_REBOOTED, NULL };
+
+        log_full(cause == MODEM_REBOOT_UNEXPECTED ? LOG_WARNING : LOG_INFO, fields, "Module rebooted (cause: %s)",
+                 modem_reboot_cause_to_string(cause));
+        if (m->bus)
+                bus_emit_module_rebooted(m->bus, modem_reboot_cause_to_string(cause));
+}
+
+static void modem_reset_attempt(void *ud, enum modem_rung rung, const char *why)
+{
+        struct manager *m = ud;
+        char msg[256];
+
+        snprintf(msg, sizeof(msg), "Resetting the module by %s (%s)",
+                 rung == MODEM_RUNG_AT ? "AT+QRST=1" : rung == MODEM_RUNG_GPIO_RESET ? "a RESET_N pulse" : "a PWRKEY pulse",
+                 why);
+        fota_journal_reset(&m->fota, LOG_WARNING, msg);
 }
 
 static void modem_reset_rung(void *ud, enum modem_rung rung, bool recovered)
 {
+        struct manager *m = ud;
+
         log_notice("Reset rung %s: module %s", modem_rung_to_string(rung), recovered ? "came back" : "did not come back");
+        if (m->bus) {
+                sync_bus(m);
+                bus_emit_module_reset(m->bus, modem_rung_to_string(rung), recovered);
+        }
 }
 
 static const struct modem_ops modem_ops = {
         .state_changed = modem_state_changed,
         .rebooted = modem_rebooted,
+        .reset_attempt = modem_reset_attempt,
         .reset_rung = modem_reset_rung,
 };
 
-/* ---- lifecycle --------------------------------------------------------------------------- */
+/* ---- lwm2m -> manager -------------------------------------------------------------------- */
+
+static void lwm2m_state_changed(void *ud, enum lwm2m_state old, enum lwm2m_state new_state)
+{
+        log_info("LwM2M session %s", lwm2m_state_to_string(new_state));
+}
+
+static void lwm2m_registered_cb(void *ud)
+{
+        struct manager *m = ud;
+        uint64_t now = clock_boottime_usec();
+        struct fota_output out;
+
+        log_info("Registered to the LwM2M server %s:%u", m->cfg.server, m->cfg.port);
+        if (m->fota.st.phase != FOTA_PHASE_REPORTING)
+                return;
+        fota_on_reregistered(&m->fota, now, &out);
+        apply_fota(m, &out, NULL, now);
+}
+
+static void lwm2m_data_received(void *ud, unsigned obj, unsigned inst, unsigned res, const uint8_t *data, size_t len)
+{
+        struct manager *m = ud;
+
+        log_info("Downlink data on %u/%u/%u: %zu bytes", obj, inst, res, len);
+        if (m->bus)
+                bus_emit_data_received(m->bus, obj, inst, res, data, len);
+}
+
+static void lwm2m_send_done(void *ud, uint64_t cookie, int result, const char *why)
+{
+        struct manager *m = ud;
+
+        if (result < 0)
+                log_warning("Send %llu failed: %s", (unsigned long long) cookie, why);
+        else
+                log_info("Send %llu acknowledged (SEND OK)", (unsigned long long) cookie);
+        if (m->bus)
+                bus_send_done(m->bus, cookie, result, why);
+}
+
+static const struct lwm2m_ops lwm2m_ops = {
+        .state_changed = lwm2m_state_changed,
+        .registered = lwm2m_registered_cb,
+        .data_received = lwm2m_data_received,
+        .send_done = lwm2m_send_done,
+};
+
+/* ---- bus -> manager ---------------------------------------------------------------------- */
+
+static int bus_reset(void *ud)
+{
+        struct manager *m = ud;
+        uint64_t now = clock_boottime_usec();
+        int r;
+
+        if (fota_active(&m->fota))
+                return -EBUSY;
+        r = modem_reset(m->modem, "requested over D-Bus (Reset)", false, now);
+        if (r == -EALREADY)
+                r = 0;          /* a reset already runs: that is what was asked for */
+        after_event(m);
+        return r;
+}
+
+static int bus_send(void *ud, unsigned obj, unsigned inst, unsigned res, const uint8_t *data, size_t len,
+                    uint64_t cookie)
+{
+        struct manager *m = ud;
+        int r = lwm2m_send(m->lwm2m, obj, inst, res, data, len, cookie, clock_boottime_usec());
+
+        after_event(m);
+        return r;
+}
+
+static const struct bus_handlers bus_handlers = {
+        .reset = bus_reset,
+        .send = bus_send,
+};
+
+/* The loop runs: now take the bus name (so clients never see a half-started daemon). */
+static void on_start(evutil_socket_t fd, short what, void *arg)
+{
+        struct manager *m = arg;
+        int r = bus_request_name(m->bus);
+
+        if (r < 0) {
+                m->exit_error = r;
+                event_base_loopbreak(m->base);
+                return;
+        }
+        serial_start(m->serial);
+        after_event(m);
+}
+
+/* ---- timer and signals ------------------------------------------------------------------- */
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+        struct manager *m = arg;
+        uint64_t now = clock_boottime_usec();
+        struct fota_output out;
+
+        at_channel_tick(m->ch, now);
+        fota_on_tick(&m->fota, now, &out);
+        apply_fota(m, &out, NULL, now);
+        modem_tick(m->modem, now);
+        lwm2m_tick(m->lwm2m, now);
+        after_event(m);
+}
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -177,6 +468,44 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
         log_info("Received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         event_base_loopbreak(m->base);
+}
+
+/* ---- lifecycle --------------------------------------------------------------------------- */
+
+/* Restore the DFOTA state before anything talks to the module: a saved non-idle phase means we
+ * start gated. A corrupt or unreadable file is moved aside and we start cautious, never idle. */
+static void restore_fota(struct manager *m, uint64_t now)
+{
+        struct fota_config fc = {
+                .timeout_usec = m->cfg.timeout_s * USEC_PER_SEC,
+                .download_max_usec = m->cfg.download_max_s * USEC_PER_SEC,
+        };
+        struct store_record rec;
+        struct fota_output out;
+        char why[256] = "";
+        int r;
+
+        fota_init(&m->fota, &fc);
+        r = store_load(m->state_dir, &rec, why, sizeof(why));
+        if (r == -ENOENT) {
+                log_info("No saved DFOTA state in %s: starting idle", m->state_dir);
+                return;
+        }
+        if (r < 0) {
+                log_error("The DFOTA state file in %s is unusable (%s%s%s): starting in upgrade protection "
+                          "(downloading, fresh %u s window) rather than risk talking to an upgrading module",
+                          m->state_dir, why[0] ? why : strerror(-r), why[0] ? "" : "", "", m->cfg.timeout_s);
+                fota_start_cautious(&m->fota, &fc, now, &out);
+        } else {
+                bool same_boot = strcmp(rec.boot_id, m->boot_id) == 0;
+
+                fota_restore(&m->fota, &fc, &rec.st, same_boot, now, &out);
+                if (rec.st.phase != FOTA_PHASE_IDLE)
+                        log_notice("Saved DFOTA phase %s from %s boot: %s", fota_phase_to_string(rec.st.phase),
+                                   same_boot ? "this" : "an earlier",
+                                   same_boot ? "keeping its deadline" : "starting a fresh window");
+        }
+        apply_fota(m, &out, NULL, now);
 }
 
 int manager_new(const struct config *cfg, const char *state_dir, struct manager **out)
@@ -190,6 +519,7 @@ int manager_new(const struct config *cfg, const char *state_dir, struct manager 
                 .reset_pulse_usec = cfg->reset.pulse_ms * USEC_PER_MSEC,
                 .pwrkey_pulse_usec = cfg->pwrkey.pulse_ms * USEC_PER_MSEC,
         };
+        struct lwm2m_config lc;
         struct manager *m;
         int r;
 
@@ -200,6 +530,11 @@ int manager_new(const struct config *cfg, const char *state_dir, struct manager 
         m->state_dir = strdup(state_dir);
         if (!m->state_dir) {
                 r = -ENOMEM;
+                goto fail;
+        }
+        r = store_read_boot_id(m->boot_id, sizeof(m->boot_id));
+        if (r < 0) {
+                log_errno(LOG_ERR, r, "Failed to read the kernel boot id (/proc/sys/kernel/random/boot_id)");
                 goto fail;
         }
         r = gpio_open(cfg, &m->gpio);
@@ -220,7 +555,23 @@ int manager_new(const struct config *cfg, const char *state_dir, struct manager 
                 goto fail;
         }
         m->modem = modem_new(&mc, m->ch, m->gpio, &modem_ops, m);
-        if (!m->modem) {
+        lwm2m_config_from(&lc, cfg);
+        m->lwm2m = lwm2m_new(&lc, m->ch, &lwm2m_ops, m);
+        if (!m->modem || !m->lwm2m) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        restore_fota(m, clock_boottime_usec());
+        {
+                struct bus_snapshot snap;
+
+                snapshot(m, &snap);
+                r = bus_new(m->base, &snap, &bus_handlers, m, &m->bus);
+                if (r < 0)
+                        goto fail;
+        }
+        m->ev_start = evtimer_new(m->base, on_start, m);
+        if (!m->ev_start) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -236,6 +587,10 @@ struct manager *manager_free(struct manager *m)
         if (!m)
                 return NULL;
         /* Reverse order of creation. */
+        if (m->ev_start)
+                event_free(m->ev_start);
+        bus_free(m->bus);
+        lwm2m_free(m->lwm2m);
         modem_free(m->modem);
         serial_free(m->serial);
         at_channel_free(m->ch);
@@ -255,11 +610,12 @@ struct manager *manager_free(struct manager *m)
 
 int manager_run(struct manager *m)
 {
-        if (evsignal_add(m->ev_sigterm, NULL) < 0 || evsignal_add(m->ev_sigint, NULL) < 0)
+        struct timeval zero = { 0, 0 };
+
+        if (evsignal_add(m->ev_sigterm, NULL) < 0 || evsignal_add(m->ev_sigint, NULL) < 0 ||
+            evtimer_add(m->ev_start, &zero) < 0)
                 return -EIO;
-        serial_start(m->serial);
-        schedule(m);
         if (event_base_dispatch(m->base) < 0)
                 return -EIO;
-        return 0;
+        return m->exit_error;
 }

@@ -414,7 +414,8 @@ static bool ladder_try(struct modem *m, enum modem_rung rung, uint64_t now)
 
                 if (at_channel_submit(m->ch, &req, now) < 0)
                         return false;
-                log_notice("Resetting the module with AT+QRST=1 (%s)", m->ladder_why);
+                if (m->ops->reset_attempt)
+                        m->ops->reset_attempt(m->ud, rung, m->ladder_why);
                 m->ladder = LADDER_WAIT_BOOT;
                 m->ladder_deadline = now + m->cfg.boot_timeout_usec;
                 return true;
@@ -423,8 +424,8 @@ static bool ladder_try(struct modem *m, enum modem_rung rung, uint64_t now)
                 return false;
         if (gpio_set(m->gpio, rung_line(rung), true) < 0)
                 return false;
-        log_notice("Pulsing the module's %s line (%s)", rung == MODEM_RUNG_PWRKEY ? "PWRKEY" : "RESET_N",
-                   m->ladder_why);
+        if (m->ops->reset_attempt)
+                m->ops->reset_attempt(m->ud, rung, m->ladder_why);
         m->ladder = LADDER_PULSE;
         m->ladder_deadline = now + (rung == MODEM_RUNG_PWRKEY ? m->cfg.pwrkey_pulse_usec : m->cfg.reset_pulse_usec);
         return true;
@@ -436,7 +437,16 @@ static void ladder_from(struct modem *m, enum modem_rung first, uint64_t now)
                 if (ladder_try(m, (enum modem_rung) r, now))
                         return;
 
-        /* No rung brought the module back. */
+        /* No rung brought the module back. A table-2 reset is ordered once (then the second
+         * window waits for END); only our own resets retry with back-off. */
+        if (m->ladder_table2) {
+                log_warning("The table-2 reset did not bring the module back; waiting for END as guide table 2 says");
+                m->ladder = LADDER_OFF;
+                enter_state(m, m->gate == AT_GATE_CLOSED ? MODEM_STATE_WAITING : m->state);
+                if (m->gate != AT_GATE_CLOSED)
+                        start_sync(m, now);
+                return;
+        }
         if (!at_gate_allows(m->gate, AT_CLASS_RESET, m->ladder_table2)) {
                 m->ladder = LADDER_OFF;
                 start_sync(m, now);
@@ -563,19 +573,22 @@ void modem_on_gate(struct modem *m, enum at_gate gate, uint64_t now)
                 return;
         if (gate == AT_GATE_CLOSED) {
                 /* An upgrade started: whatever we were doing waits. A ladder we started ourselves
-                 * stops (the module is evidently alive: it printed a FOTA URC). */
+                 * stops (the module is evidently alive: it printed a FOTA URC). An initialised
+                 * module stays READY: its LwM2M session lives on (the platform still needs it after
+                 * a failed download), only the probes pause. */
                 if (m->ladder != LADDER_OFF && !m->ladder_table2) {
                         if (m->ladder == LADDER_PULSE)
                                 (void) gpio_set(m->gpio, rung_line(m->rung), false);
                         m->ladder = LADDER_OFF;
                 }
-                if (m->ladder == LADDER_OFF && m->state != MODEM_STATE_DISCONNECTED)
+                if (m->ladder == LADDER_OFF && m->state != MODEM_STATE_DISCONNECTED && m->state != MODEM_STATE_READY)
                         enter_state(m, MODEM_STATE_WAITING);
                 return;
         }
-        if (m->state == MODEM_STATE_WAITING || (old == AT_GATE_CLOSED && m->state != MODEM_STATE_DISCONNECTED &&
-                                                m->ladder == LADDER_OFF))
+        if (m->state == MODEM_STATE_WAITING)
                 start_sync(m, now);
+        else if (m->state == MODEM_STATE_READY && gate == AT_GATE_OPEN && m->cfg.probe_interval_usec)
+                m->probe_at = now + m->cfg.probe_interval_usec;
 }
 
 void modem_reinit(struct modem *m, uint64_t now)

@@ -55,7 +55,8 @@ struct modem_identity {
 struct modem_ops {
         void (*state_changed)(void *ud, enum modem_state old, enum modem_state new_state);
         void (*rebooted)(void *ud, enum modem_reboot_cause cause);      /* once per reboot */
-        void (*reset_rung)(void *ud, enum modem_rung rung, bool recovered);
+        void (*reset_attempt)(void *ud, enum modem_rung rung, const char *why);  /* a rung fires */
+        void (*reset_rung)(void *ud, enum modem_rung rung, bool recovered);     /* its outcome */
         void (*identity_changed)(void *ud);
 };
 

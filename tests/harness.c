@@ -45,6 +45,9 @@ void harness_init(struct harness *h)
         snprintf(h->conf, sizeof(h->conf), "%s/bc26d.conf", h->dir);
         snprintf(h->gpiolog, sizeof(h->gpiolog), "%s/gpio.log", h->dir);
         snprintf(h->statedir, sizeof(h->statedir), "%s/state", h->dir);
+        snprintf(h->busconf, sizeof(h->busconf), "%s/bus.conf", h->dir);
+        snprintf(h->bussock, sizeof(h->bussock), "%s/bus.sock", h->dir);
+        snprintf(h->busaddr, sizeof(h->busaddr), "unix:path=%s", h->bussock);
         ck_assert_int_eq(mkdir(h->statedir, 0755), 0);
 }
 
@@ -102,12 +105,60 @@ void harness_write_config(struct harness *h, const char *extra_ini)
 
         ck_assert_ptr_nonnull(f);
         fprintf(f, "[serial]\ndevice=%s\n\n[modem]\ncommand_timeout_ms=500\nboot_timeout_s=2\nprobe_interval_s=0\n\n"
-                "[fota]\ntimeout_s=5\n\n%s", h->link, extra_ini ? extra_ini : "");
+                "[fota]\ntimeout_s=%u\n\n%s", h->link, h->fota_timeout_s ? h->fota_timeout_s : 5,
+                extra_ini ? extra_ini : "");
         ck_assert_int_eq(fclose(f), 0);
+}
+
+void harness_start_bus(struct harness *h, const char *policy_include)
+{
+        char out[400];
+        char *argv[] = { (char *) env_or("DBUS_DAEMON", "/usr/bin/dbus-daemon"), (char *) "--nofork",
+                         (char *) "--nopidfile", (char *) "--nosyslog", NULL, NULL };
+        char arg[400];
+        FILE *f = fopen(h->busconf, "w");
+
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+                   " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+                   "<busconfig>\n  <type>system</type>\n  <listen>unix:path=%s</listen>\n"
+                   "  <auth>EXTERNAL</auth>\n", h->bussock);
+        if (policy_include)
+                fprintf(f, "  <policy context=\"default\">\n    <allow user=\"*\"/>\n"
+                           "    <deny own=\"*\"/>\n    <deny send_type=\"method_call\"/>\n"
+                           "    <allow send_destination=\"org.freedesktop.DBus\"/>\n"
+                           "    <allow send_type=\"signal\"/>\n    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
+                           "    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
+                           "    <allow receive_type=\"method_call\"/>\n    <allow receive_type=\"method_return\"/>\n"
+                           "    <allow receive_type=\"error\"/>\n    <allow receive_type=\"signal\"/>\n"
+                           "  </policy>\n  <include>%s</include>\n", policy_include);
+        else
+                fprintf(f, "  <policy context=\"default\">\n    <allow user=\"*\"/>\n    <allow own=\"*\"/>\n"
+                           "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n    <allow eavesdrop=\"true\"/>\n"
+                           "  </policy>\n");
+        fprintf(f, "</busconfig>\n");
+        ck_assert_int_eq(fclose(f), 0);
+        snprintf(arg, sizeof(arg), "--config-file=%s", h->busconf);
+        argv[4] = arg;
+        snprintf(out, sizeof(out), "%s/bus.out", h->dir);
+        h->bus_pid = spawn(argv, out);
+        for (int i = 0; i < 500; i++) {
+                struct stat st;
+
+                if (stat(h->bussock, &st) == 0) {
+                        setenv("DBUS_SYSTEM_BUS_ADDRESS", h->busaddr, 1);
+                        return;
+                }
+                msleep(20);
+        }
+        ck_abort_msg("the private dbus-daemon did not come up (see %s)", out);
 }
 
 void harness_start_daemon(struct harness *h)
 {
+        if (!h->bus_pid)
+                harness_start_bus(h, NULL);
+
         char *argv[] = {
                 (char *) env_or("BC26D_BIN", TOP_BUILDDIR "/bc26d"),
                 (char *) "--config", h->conf,
@@ -238,6 +289,10 @@ void harness_cleanup(struct harness *h)
 
         stop(&h->daemon_pid, SIGTERM);
         stop(&h->sim_pid, SIGTERM);
+        if (h->client)
+                sd_bus_flush_close_unref(h->client);
+        h->client = NULL;
+        stop(&h->bus_pid, SIGTERM);
         if (getenv("BC26D_TEST_KEEP")) {
                 fprintf(stderr, "kept test files in %s\n", h->dir);
                 return;
@@ -245,4 +300,186 @@ void harness_cleanup(struct harness *h)
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
         if (system(cmd) != 0)
                 fprintf(stderr, "could not remove %s\n", h->dir);
+}
+
+/* ---- D-Bus client side ------------------------------------------------------------------- */
+
+sd_bus *harness_bus(struct harness *h)
+{
+        sd_bus *b = h->client;
+        int r;
+
+        if (b)
+                return b;
+        r = sd_bus_new(&b);
+        ck_assert_int_ge(r, 0);
+        ck_assert_int_ge(sd_bus_set_address(b, h->busaddr), 0);
+        ck_assert_int_ge(sd_bus_set_bus_client(b, 1), 0);
+        r = sd_bus_start(b);
+        ck_assert_msg(r >= 0, "cannot connect to the private bus: %s", strerror(-r));
+        h->client = b;
+        return b;
+}
+
+static void format_variant(sd_bus_message *m, char *buf, size_t size)
+{
+        char type;
+        const char *contents;
+
+        buf[0] = '\0';
+        if (sd_bus_message_peek_type(m, &type, &contents) <= 0)
+                return;
+        if (type == 'v') {
+                ck_assert_int_ge(sd_bus_message_enter_container(m, 'v', contents), 0);
+                format_variant(m, buf, size);
+                ck_assert_int_ge(sd_bus_message_exit_container(m), 0);
+                return;
+        }
+        switch (type) {
+        case 's': { const char *s; sd_bus_message_read_basic(m, 's', &s); snprintf(buf, size, "%s", s); break; }
+        case 'b': { int v; sd_bus_message_read_basic(m, 'b', &v); snprintf(buf, size, "%s", v ? "true" : "false"); break; }
+        case 'u': { uint32_t v; sd_bus_message_read_basic(m, 'u', &v); snprintf(buf, size, "%u", v); break; }
+        case 'i': { int32_t v; sd_bus_message_read_basic(m, 'i', &v); snprintf(buf, size, "%d", v); break; }
+        case 't': { uint64_t v; sd_bus_message_read_basic(m, 't', &v); snprintf(buf, size, "%llu", (unsigned long long) v); break; }
+        default: snprintf(buf, size, "?%c", type); sd_bus_message_skip(m, NULL); break;
+        }
+}
+
+const char *harness_prop(struct harness *h, const char *iface, const char *prop)
+{
+        static char value[256];
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_call_method(harness_bus(h), "org.bc26d", "/org/bc26d/Modem", "org.freedesktop.DBus.Properties",
+                               "Get", &err, &reply, "ss", iface, prop);
+        if (r < 0) {
+                snprintf(value, sizeof(value), "<error %s>", err.name ? err.name : strerror(-r));
+                sd_bus_error_free(&err);
+                return value;
+        }
+        format_variant(reply, value, sizeof(value));
+        sd_bus_message_unref(reply);
+        return value;
+}
+
+bool harness_wait_prop(struct harness *h, const char *iface, const char *prop, const char *value, int timeout_ms)
+{
+        for (int waited = 0; waited <= timeout_ms; waited += 20) {
+                if (strcmp(harness_prop(h, iface, prop), value) == 0)
+                        return true;
+                msleep(20);
+        }
+        return false;
+}
+
+static void record(struct harness_events *e, const char *text)
+{
+        if (e->n < HARNESS_EVENTS_MAX)
+                e->ev[e->n++] = strdup(text);
+}
+
+static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        struct harness_events *e = userdata;
+        const char *iface = sd_bus_message_get_interface(m), *member = sd_bus_message_get_member(m);
+        char text[512], v[256];
+
+        uint8_t type = 0;
+
+        if (!iface || !member || sd_bus_message_get_type(m, &type) < 0 || type != SD_BUS_MESSAGE_SIGNAL)
+                return 0;
+        if (strcmp(iface, "org.freedesktop.DBus.Properties") == 0 && strcmp(member, "PropertiesChanged") == 0) {
+                const char *changed_iface, *name;
+
+                sd_bus_message_read(m, "s", &changed_iface);
+                sd_bus_message_enter_container(m, 'a', "{sv}");
+                while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
+                        sd_bus_message_read(m, "s", &name);
+                        format_variant(m, v, sizeof(v));
+                        snprintf(text, sizeof(text), "%s.%s=%s", strrchr(changed_iface, '.') + 1, name, v);
+                        record(e, text);
+                        sd_bus_message_exit_container(m);
+                }
+                return 0;
+        }
+        if (strncmp(iface, "org.bc26d.", 10) != 0)
+                return 0;
+        snprintf(text, sizeof(text), "%s", member);
+        for (;;) {
+                char t;
+                const char *contents;
+
+                if (sd_bus_message_peek_type(m, &t, &contents) <= 0)
+                        break;
+                if (t == 'a') {
+                        const void *data;
+                        size_t len;
+
+                        sd_bus_message_read_array(m, 'y', &data, &len);
+                        strcat(text, " ");
+                        for (size_t i = 0; i < len && strlen(text) < sizeof(text) - 3; i++)
+                                sprintf(text + strlen(text), "%02X", ((const uint8_t *) data)[i]);
+                        continue;
+                }
+                format_variant(m, v, sizeof(v));
+                if (strlen(text) + strlen(v) + 2 < sizeof(text)) {
+                        strcat(text, " ");
+                        strcat(text, v);
+                }
+        }
+        record(e, text);
+        return 0;
+}
+
+void harness_events_start(struct harness *h, struct harness_events *e)
+{
+        memset(e, 0, sizeof(*e));
+        ck_assert_int_ge(sd_bus_new(&e->bus), 0);
+        ck_assert_int_ge(sd_bus_set_address(e->bus, h->busaddr), 0);
+        ck_assert_int_ge(sd_bus_set_bus_client(e->bus, 1), 0);
+        ck_assert_int_ge(sd_bus_start(e->bus), 0);
+        ck_assert_int_ge(sd_bus_add_match(e->bus, &e->slot,
+                                          "type='signal',path='/org/bc26d/Modem'", on_message, e), 0);
+}
+
+int harness_events_find(const struct harness_events *e, const char *want, size_t from)
+{
+        for (size_t i = from; i < e->n; i++)
+                if (strcmp(e->ev[i], want) == 0)
+                        return (int) i;
+        return -1;
+}
+
+bool harness_events_wait(struct harness_events *e, const char *want, int timeout_ms)
+{
+        struct timespec start, now;
+
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (;;) {
+                int r;
+                long elapsed;
+
+                if (harness_events_find(e, want, 0) >= 0)
+                        return true;
+                r = sd_bus_process(e->bus, NULL);
+                ck_assert_int_ge(r, 0);
+                if (r > 0)
+                        continue;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+                if (elapsed > timeout_ms)
+                        return false;
+                sd_bus_wait(e->bus, 50 * 1000);
+        }
+}
+
+void harness_events_stop(struct harness_events *e)
+{
+        for (size_t i = 0; i < e->n; i++)
+                free(e->ev[i]);
+        sd_bus_slot_unref(e->slot);
+        sd_bus_flush_close_unref(e->bus);
+        memset(e, 0, sizeof(*e));
 }

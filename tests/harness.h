@@ -16,8 +16,13 @@ struct harness {
         char conf[320];
         char gpiolog[320];      /* fake GPIO record */
         char statedir[320];
-        pid_t sim_pid, daemon_pid;
+        char busconf[320];      /* private "system" bus config */
+        char bussock[320];
+        char busaddr[360];      /* DBUS_SYSTEM_BUS_ADDRESS for the daemon and the test's clients */
+        pid_t sim_pid, daemon_pid, bus_pid;
+        void *client;           /* sd_bus * of harness_bus() */
         const char *log_level;  /* for the daemon; NULL = debug */
+        unsigned fota_timeout_s; /* [fota] timeout_s written by harness_write_config; 0 = 5 */
 };
 
 /* Make the temp dir; start the simulator with extra arguments (space separated, may be NULL). */
@@ -25,6 +30,10 @@ void harness_init(struct harness *h);
 void harness_start_sim(struct harness *h, const char *extra_args);
 /* Write a config: device = the sim link, small timeouts, plus extra INI text appended. */
 void harness_write_config(struct harness *h, const char *extra_ini);
+/* Start a private dbus-daemon acting as the system bus; policy_include: an extra <include> file
+ * (e.g. dbus/org.bc26d.conf) and then a restrictive default, or NULL for an allow-all bus. */
+void harness_start_bus(struct harness *h, const char *policy_include);
+/* Starts the private bus first if none runs. */
 void harness_start_daemon(struct harness *h);
 /* Send one control request to the simulator; returns its reply line (static buffer). */
 const char *harness_sim(struct harness *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -39,3 +48,29 @@ bool harness_daemon_alive(struct harness *h);
 int harness_stop_daemon(struct harness *h);
 /* Stop everything and remove the temp dir. */
 void harness_cleanup(struct harness *h);
+
+/* ---- D-Bus client side (the test process is a real client of the private bus) ---- */
+#include <systemd/sd-bus.h>
+
+/* Connect to the private bus (cached per harness). */
+sd_bus *harness_bus(struct harness *h);
+/* Read a property as text ("ready", "42", "true", ...); static buffer. */
+const char *harness_prop(struct harness *h, const char *iface, const char *prop);
+/* Wait until a property reads value; false on timeout. */
+bool harness_wait_prop(struct harness *h, const char *iface, const char *prop, const char *value, int timeout_ms);
+
+/* Record PropertiesChanged and org.bc26d signals as text events ("Fota1.Phase=downloading",
+ * "UpgradeStarted", "UpgradeFinished success 0", "ModuleReset at false", ...). */
+#define HARNESS_EVENTS_MAX 512
+struct harness_events {
+        sd_bus *bus;
+        sd_bus_slot *slot;
+        char *ev[HARNESS_EVENTS_MAX];
+        size_t n;
+};
+void harness_events_start(struct harness *h, struct harness_events *e);
+/* Process incoming messages until an event equal to want has been recorded; false on timeout. */
+bool harness_events_wait(struct harness_events *e, const char *want, int timeout_ms);
+/* Index of the first event equal to want at or after from, or -1. */
+int harness_events_find(const struct harness_events *e, const char *want, size_t from);
+void harness_events_stop(struct harness_events *e);

@@ -1,0 +1,420 @@
+/* bus.c - the D-Bus edge: one static vtable per interface over a property snapshot, method calls
+ * forwarded to the manager's handlers (SendData replies later, on SEND OK), signals, and the
+ * sd-bus <-> libevent glue. Getters never touch the module. */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <systemd/sd-bus.h>
+
+#include "bus.h"
+#include "log.h"
+
+#define PENDING_MAX 256         /* SendData calls waiting for SEND OK; the send queue bounds it too */
+
+struct pending {
+        uint64_t cookie;
+        sd_bus_message *call;
+};
+
+struct bus {
+        struct event_base *base;
+        sd_bus *bus;
+        struct event *ev;
+        const struct bus_handlers *h;
+        void *ud;
+        struct bus_snapshot snap;
+        uint64_t next_cookie;
+        struct pending pending[PENDING_MAX];
+        size_t n_pending;
+};
+
+static void rearm(struct bus *b);
+
+/* ---- properties ---------------------------------------------------------------------------- */
+
+static int get_string(sd_bus *bus, const char *path, const char *iface, const char *prop,
+                      sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        return sd_bus_message_append_basic(reply, 's', userdata);
+}
+
+static int get_bool(sd_bus *bus, const char *path, const char *iface, const char *prop,
+                    sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        int v = *(bool *) userdata;
+
+        return sd_bus_message_append_basic(reply, 'b', &v);
+}
+
+#define SNAP(field) offsetof(struct bus, snap.field)
+#define LIVE SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+
+/* ---- methods -------------------------------------------------------------------------------- */
+
+static int method_reset(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        struct bus *b = userdata;
+        int r = b->h->reset(b->ud);
+
+        if (r == -EBUSY)
+                return sd_bus_error_set(error, BUS_ERROR_UPGRADE_IN_PROGRESS,
+                                        "A firmware upgrade is in progress; the module must not be reset now. "
+                                        "Wait until Phase is idle (bc26ctl monitor).");
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "The reset could not start: %s", strerror(-r));
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_send_data(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        struct bus *b = userdata;
+        uint32_t obj, inst, res;
+        const void *data;
+        size_t len;
+        uint64_t cookie;
+        int r;
+
+        r = sd_bus_message_read(m, "uuu", &obj, &inst, &res);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_array(m, 'y', &data, &len);
+        if (r < 0)
+                return r;
+        if (obj > 65535 || inst > 65535 || res > 65535)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Object, instance and resource must be 0..65535 (got %u/%u/%u).",
+                                         obj, inst, res);
+        if (len == 0 || len > 512)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "The payload must be 1..512 bytes, the module's limit (got %zu).", len);
+        if (b->n_pending >= PENDING_MAX)
+                return sd_bus_error_set(error, BUS_ERROR_QUEUE_FULL,
+                                        "Too many SendData calls are waiting; retry when earlier ones complete.");
+        cookie = ++b->next_cookie;
+        r = b->h->send(b->ud, obj, inst, res, data, len, cookie);
+        switch (r) {
+        case 0:
+                b->pending[b->n_pending++] = (struct pending) { cookie, sd_bus_message_ref(m) };
+                return 1;       /* the reply comes with SEND OK */
+        case -EBUSY:
+                return sd_bus_error_set(error, BUS_ERROR_UPGRADE_IN_PROGRESS,
+                                        "A firmware upgrade is in progress; data is refused until it ends. "
+                                        "Retry when Phase is idle.");
+        case -ENOTCONN:
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_READY,
+                                         "The module is not ready for data (state: %s); retry when State is ready.",
+                                         b->snap.state);
+        case -ENOBUFS:
+                return sd_bus_error_set(error, BUS_ERROR_QUEUE_FULL,
+                                        "The send queue is full ([lwm2m] send_queue); retry when earlier sends complete.");
+        case -EINVAL:
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid object, instance, resource or payload.");
+        default:
+                return sd_bus_error_set_errnof(error, -r, "SendData failed: %s", strerror(-r));
+        }
+}
+
+static const sd_bus_vtable modem_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("State", "s", get_string, SNAP(state), LIVE),
+        SD_BUS_PROPERTY("Manufacturer", "s", get_string, SNAP(manufacturer), LIVE),
+        SD_BUS_PROPERTY("Model", "s", get_string, SNAP(model), LIVE),
+        SD_BUS_PROPERTY("Revision", "s", get_string, SNAP(revision), LIVE),
+        SD_BUS_PROPERTY("Imei", "s", get_string, SNAP(imei), LIVE),
+        SD_BUS_METHOD("Reset", "", "", method_reset, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_NAMES("ModuleRebooted", "s", SD_BUS_PARAM(cause), 0),
+        SD_BUS_SIGNAL_WITH_NAMES("ModuleReset", "sb", SD_BUS_PARAM(rung) SD_BUS_PARAM(recovered), 0),
+        SD_BUS_VTABLE_END
+};
+
+static const sd_bus_vtable lwm2m_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Registered", "b", get_bool, SNAP(registered), LIVE),
+        SD_BUS_PROPERTY("Server", "s", get_string, SNAP(server), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Endpoint", "s", get_string, SNAP(endpoint), LIVE),
+        SD_BUS_METHOD_WITH_NAMES("SendData", "uuuay",
+                                 SD_BUS_PARAM(object) SD_BUS_PARAM(instance) SD_BUS_PARAM(resource) SD_BUS_PARAM(data),
+                                 "", , method_send_data, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_NAMES("DataReceived", "uuuay",
+                                 SD_BUS_PARAM(object) SD_BUS_PARAM(instance) SD_BUS_PARAM(resource) SD_BUS_PARAM(data), 0),
+        SD_BUS_VTABLE_END
+};
+
+static const sd_bus_vtable fota_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Phase", "s", get_string, SNAP(phase), LIVE),
+        SD_BUS_PROPERTY("Progress", "u", NULL, SNAP(progress), LIVE),
+        SD_BUS_PROPERTY("Deadline", "t", NULL, SNAP(deadline), LIVE),
+        SD_BUS_PROPERTY("LastResult", "s", get_string, SNAP(last_result), LIVE),
+        SD_BUS_PROPERTY("LastResultCode", "i", NULL, SNAP(last_result_code), LIVE),
+        SD_BUS_SIGNAL("UpgradeStarted", "", 0),
+        SD_BUS_SIGNAL_WITH_NAMES("UpgradeFinished", "si", SD_BUS_PARAM(result) SD_BUS_PARAM(code), 0),
+        SD_BUS_VTABLE_END
+};
+
+/* ---- sd-bus <-> libevent --------------------------------------------------------------------- */
+
+static void on_io(evutil_socket_t fd, short what, void *arg)
+{
+        struct bus *b = arg;
+        int r;
+
+        /* Bounded: a flood of calls cannot starve the tty and the timers. sd-bus may hold read
+         * messages in memory that the fd no longer announces, so come back at once if we stopped
+         * early. */
+        for (int i = 0; i < 64; i++) {
+                r = sd_bus_process(b->bus, NULL);
+                if (r < 0) {
+                        log_errno(LOG_ERR, r, "Lost the connection to the system bus; stopping");
+                        event_base_loopbreak(b->base);
+                        return;
+                }
+                if (r == 0)
+                        break;
+        }
+        rearm(b);
+        if (r > 0)
+                event_active(b->ev, EV_TIMEOUT, 0);
+}
+
+static void rearm(struct bus *b)
+{
+        int fd = sd_bus_get_fd(b->bus);
+        int events = sd_bus_get_events(b->bus);
+        uint64_t until = UINT64_MAX;
+        short what = EV_PERSIST;
+        struct timeval tv, *tvp = NULL;
+
+        if (fd < 0 || events < 0)
+                return;
+        if (events & POLLIN)
+                what |= EV_READ;
+        if (events & POLLOUT)
+                what |= EV_WRITE;
+        /* sd_bus_get_timeout() gives an absolute CLOCK_MONOTONIC time, not a relative one. */
+        if (sd_bus_get_timeout(b->bus, &until) >= 0 && until != UINT64_MAX) {
+                struct timespec ts;
+                uint64_t now;
+
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                now = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+                until = until > now ? until - now : 0;
+                tv.tv_sec = (time_t) (until / 1000000);
+                tv.tv_usec = (suseconds_t) (until % 1000000);
+                tvp = &tv;
+        }
+        event_del(b->ev);
+        event_assign(b->ev, b->base, fd, what, on_io, b);
+        event_add(b->ev, tvp);
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------- */
+
+int bus_new(struct event_base *base, const struct bus_snapshot *initial, const struct bus_handlers *h,
+            void *ud, struct bus **out)
+{
+        struct bus *b = calloc(1, sizeof(*b));
+        int r;
+
+        if (!b)
+                return -ENOMEM;
+        b->base = base;
+        b->h = h;
+        b->ud = ud;
+        b->snap = *initial;
+        r = sd_bus_open_system(&b->bus);
+        if (r < 0) {
+                log_errno(LOG_ERR, r, "Failed to connect to the system bus (%s)",
+                          getenv("DBUS_SYSTEM_BUS_ADDRESS") ? getenv("DBUS_SYSTEM_BUS_ADDRESS") :
+                          "unix:path=/run/dbus/system_bus_socket; is dbus running?");
+                goto fail;
+        }
+        r = sd_bus_add_object_vtable(b->bus, NULL, BUS_PATH, BUS_IFACE_MODEM, modem_vtable, b);
+        if (r >= 0)
+                r = sd_bus_add_object_vtable(b->bus, NULL, BUS_PATH, BUS_IFACE_LWM2M, lwm2m_vtable, b);
+        if (r >= 0)
+                r = sd_bus_add_object_vtable(b->bus, NULL, BUS_PATH, BUS_IFACE_FOTA, fota_vtable, b);
+        if (r < 0) {
+                log_errno(LOG_ERR, r, "Failed to register the D-Bus object %s", BUS_PATH);
+                goto fail;
+        }
+        b->ev = event_new(base, -1, 0, on_io, b);
+        if (!b->ev) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        rearm(b);
+        *out = b;
+        return 0;
+fail:
+        bus_free(b);
+        return r;
+}
+
+struct bus *bus_free(struct bus *b)
+{
+        if (!b)
+                return NULL;
+        for (size_t i = 0; i < b->n_pending; i++) {
+                (void) sd_bus_reply_method_errorf(b->pending[i].call, BUS_ERROR_SEND_FAILED,
+                                                  "bc26d is shutting down; the data was not confirmed as sent.");
+                sd_bus_message_unref(b->pending[i].call);
+        }
+        if (b->ev)
+                event_free(b->ev);
+        if (b->bus) {
+                (void) sd_bus_flush(b->bus);
+                sd_bus_flush_close_unref(b->bus);
+        }
+        free(b);
+        return NULL;
+}
+
+int bus_request_name(struct bus *b)
+{
+        int r = sd_bus_request_name(b->bus, BUS_NAME, 0);
+
+        if (r < 0) {
+                struct passwd *pw = getpwuid(geteuid());
+
+                if (r == -EACCES || r == -EPERM)
+                        log_error("The system bus refused to let user %s own the name %s: the D-Bus policy "
+                                  "(/usr/share/dbus-1/system.d/org.bc26d.conf) allows only users bc26d and root; "
+                                  "install it or run bc26d as the bc26d user",
+                                  pw ? pw->pw_name : "(unknown)", BUS_NAME);
+                else if (r == -EEXIST || r == -EALREADY)
+                        log_error("Another process already owns %s on the system bus: is bc26d already running?",
+                                  BUS_NAME);
+                else
+                        log_errno(LOG_ERR, r, "Failed to own the name %s on the system bus", BUS_NAME);
+                return r;
+        }
+        log_info("Serving %s %s on the system bus", BUS_NAME, BUS_PATH);
+        rearm(b);
+        return 0;
+}
+
+/* ---- changes and signals --------------------------------------------------------------------- */
+
+static void changed(struct bus *b, const char *iface, char **names)
+{
+        if (!names[0])
+                return;
+        (void) sd_bus_emit_properties_changed_strv(b->bus, BUS_PATH, iface, names);
+}
+
+#define DIFF_STR(field, name, list, n) do { if (strcmp(b->snap.field, s->field)) (list)[(n)++] = (char *) (name); } while (0)
+#define DIFF_VAL(field, name, list, n) do { if (b->snap.field != s->field) (list)[(n)++] = (char *) (name); } while (0)
+
+void bus_update(struct bus *b, const struct bus_snapshot *s)
+{
+        char *modem[6] = {}, *lwm2m[4] = {}, *fota[6] = {};
+        size_t nm = 0, nl = 0, nf = 0;
+
+        DIFF_STR(state, "State", modem, nm);
+        DIFF_STR(manufacturer, "Manufacturer", modem, nm);
+        DIFF_STR(model, "Model", modem, nm);
+        DIFF_STR(revision, "Revision", modem, nm);
+        DIFF_STR(imei, "Imei", modem, nm);
+        DIFF_VAL(registered, "Registered", lwm2m, nl);
+        DIFF_STR(endpoint, "Endpoint", lwm2m, nl);
+        DIFF_STR(phase, "Phase", fota, nf);
+        DIFF_VAL(progress, "Progress", fota, nf);
+        DIFF_VAL(deadline, "Deadline", fota, nf);
+        DIFF_STR(last_result, "LastResult", fota, nf);
+        DIFF_VAL(last_result_code, "LastResultCode", fota, nf);
+        if (!nm && !nl && !nf)
+                return;
+        b->snap = *s;
+        changed(b, BUS_IFACE_MODEM, modem);
+        changed(b, BUS_IFACE_LWM2M, lwm2m);
+        changed(b, BUS_IFACE_FOTA, fota);
+        rearm(b);
+}
+
+void bus_send_done(struct bus *b, uint64_t cookie, int result, const char *why)
+{
+        for (size_t i = 0; i < b->n_pending; i++) {
+                sd_bus_message *call = b->pending[i].call;
+
+                if (b->pending[i].cookie != cookie)
+                        continue;
+                b->pending[i] = b->pending[--b->n_pending];
+                if (result == 0)
+                        (void) sd_bus_reply_method_return(call, NULL);
+                else if (result == -EBUSY)
+                        (void) sd_bus_reply_method_errorf(call, BUS_ERROR_UPGRADE_IN_PROGRESS, "%s", why);
+                else if (result == -ENOTCONN)
+                        (void) sd_bus_reply_method_errorf(call, BUS_ERROR_NOT_READY, "%s", why);
+                else
+                        (void) sd_bus_reply_method_errorf(call, BUS_ERROR_SEND_FAILED, "%s", why);
+                sd_bus_message_unref(call);
+                rearm(b);
+                return;
+        }
+}
+
+static void emit(struct bus *b, const char *iface, const char *member, const char *types, ...)
+{
+        sd_bus_message *msg = NULL;
+        va_list ap;
+        int r;
+
+        r = sd_bus_message_new_signal(b->bus, &msg, BUS_PATH, iface, member);
+        if (r >= 0 && types) {
+                va_start(ap, types);
+                r = sd_bus_message_appendv(msg, types, ap);
+                va_end(ap);
+        }
+        if (r >= 0)
+                r = sd_bus_send(b->bus, msg, NULL);
+        if (r < 0)
+                log_errno(LOG_WARNING, r, "Failed to emit %s.%s", iface, member);
+        sd_bus_message_unref(msg);
+        rearm(b);
+}
+
+void bus_emit_module_rebooted(struct bus *b, const char *cause)
+{
+        emit(b, BUS_IFACE_MODEM, "ModuleRebooted", "s", cause);
+}
+
+void bus_emit_module_reset(struct bus *b, const char *rung, bool recovered)
+{
+        emit(b, BUS_IFACE_MODEM, "ModuleReset", "sb", rung, (int) recovered);
+}
+
+void bus_emit_data_received(struct bus *b, unsigned obj, unsigned inst, unsigned res, const uint8_t *data, size_t len)
+{
+        sd_bus_message *msg = NULL;
+        int r;
+
+        r = sd_bus_message_new_signal(b->bus, &msg, BUS_PATH, BUS_IFACE_LWM2M, "DataReceived");
+        if (r >= 0)
+                r = sd_bus_message_append(msg, "uuu", (uint32_t) obj, (uint32_t) inst, (uint32_t) res);
+        if (r >= 0)
+                r = sd_bus_message_append_array(msg, 'y', data, len);
+        if (r >= 0)
+                r = sd_bus_send(b->bus, msg, NULL);
+        if (r < 0)
+                log_errno(LOG_WARNING, r, "Failed to emit DataReceived");
+        sd_bus_message_unref(msg);
+        rearm(b);
+}
+
+void bus_emit_upgrade_started(struct bus *b)
+{
+        emit(b, BUS_IFACE_FOTA, "UpgradeStarted", NULL);
+}
+
+void bus_emit_upgrade_finished(struct bus *b, const char *result, int32_t code)
+{
+        emit(b, BUS_IFACE_FOTA, "UpgradeFinished", "si", result, code);
+}

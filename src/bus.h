@@ -1,0 +1,69 @@
+/* bus.h - the D-Bus object /org/bc26d/Modem on the system bus (sd-bus, driven by libevent):
+ * properties from a snapshot the manager pushes, methods forwarded to handlers, signals.
+ * It never touches the module; every value it serves is already in memory. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+
+#define BUS_NAME        "org.bc26d"
+#define BUS_PATH        "/org/bc26d/Modem"
+#define BUS_IFACE_MODEM "org.bc26d.Modem1"
+#define BUS_IFACE_LWM2M "org.bc26d.Lwm2m1"
+#define BUS_IFACE_FOTA  "org.bc26d.Fota1"
+
+#define BUS_ERROR_UPGRADE_IN_PROGRESS   "org.bc26d.Error.UpgradeInProgress"
+#define BUS_ERROR_NOT_READY             "org.bc26d.Error.NotReady"
+#define BUS_ERROR_SEND_FAILED           "org.bc26d.Error.SendFailed"
+#define BUS_ERROR_QUEUE_FULL            "org.bc26d.Error.QueueFull"
+
+/* Every property value, as the manager sees it now. */
+struct bus_snapshot {
+        /* org.bc26d.Modem1 */
+        char state[16];
+        char manufacturer[64], model[64], revision[64], imei[64];
+        /* org.bc26d.Lwm2m1 */
+        bool registered;
+        char server[96];
+        char endpoint[72];
+        /* org.bc26d.Fota1 */
+        char phase[16];
+        uint32_t progress;
+        uint64_t deadline;              /* usec since the epoch, 0 when no timer runs */
+        char last_result[20];
+        int32_t last_result_code;
+};
+
+struct bus_handlers {
+        /* Reset(): 0, or -EBUSY while upgrading. */
+        int (*reset)(void *ud);
+        /* SendData: queue it; 0 (bus_send_done follows with cookie), or -EBUSY (upgrade),
+         * -ENOTCONN (not ready), -ENOBUFS (queue full). Arguments are already validated. */
+        int (*send)(void *ud, unsigned obj, unsigned inst, unsigned res, const uint8_t *data, size_t len,
+                    uint64_t cookie);
+};
+
+struct bus;
+
+/* Connect to the system bus ($DBUS_SYSTEM_BUS_ADDRESS honoured) and register the object. */
+int bus_new(struct event_base *base, const struct bus_snapshot *initial, const struct bus_handlers *h,
+            void *ud, struct bus **out);
+struct bus *bus_free(struct bus *b);
+
+/* Take the well-known name; call once the loop runs. Logs a plain reason on failure. */
+int bus_request_name(struct bus *b);
+
+/* New values: emits PropertiesChanged for what differs from the last snapshot. */
+void bus_update(struct bus *b, const struct bus_snapshot *s);
+
+/* A SendData finished: 0 replies success, else SendFailed/UpgradeInProgress/NotReady with why. */
+void bus_send_done(struct bus *b, uint64_t cookie, int result, const char *why);
+
+void bus_emit_module_rebooted(struct bus *b, const char *cause);
+void bus_emit_module_reset(struct bus *b, const char *rung, bool recovered);
+void bus_emit_data_received(struct bus *b, unsigned obj, unsigned inst, unsigned res, const uint8_t *data, size_t len);
+void bus_emit_upgrade_started(struct bus *b);
+void bus_emit_upgrade_finished(struct bus *b, const char *result, int32_t code);

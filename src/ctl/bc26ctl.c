@@ -1,0 +1,938 @@
+/* bc26ctl.c - the command-line client of bc26d's D-Bus API (doc/dbus-api.md): status, monitor,
+ * send, reset. Owns only talking to the bus and printing; argument checks live in ctl-args.c. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "ctl-args.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+/* Exit codes (the contract in doc/dbus-api.md): 0 done, 1 refused or failed, and these. */
+#define EXIT_USAGE 2
+#define EXIT_NOT_RUNNING EX_UNAVAILABLE         /* 69: no owner for org.bc26d, or no system bus */
+#define EXIT_ACCESS_DENIED EX_NOPERM            /* 77: the bus policy said no */
+
+#define BC26D_NAME "org.bc26d"
+#define BC26D_PATH "/org/bc26d/Modem"
+#define BC26D_MODEM "org.bc26d.Modem1"
+#define BC26D_LWM2M "org.bc26d.Lwm2m1"
+#define BC26D_FOTA "org.bc26d.Fota1"
+#define DBUS_PROPERTIES "org.freedesktop.DBus.Properties"
+
+#define LOGIND_NAME "org.freedesktop.login1"
+#define LOGIND_PATH "/org/freedesktop/login1"
+#define LOGIND_MANAGER "org.freedesktop.login1.Manager"
+#define INHIBITOR_WHO "bc26d"                   /* the "who" bc26d gives logind's Inhibit() */
+
+#define SIGNAL_ARGS_MAX 8                       /* our largest signal, DataReceived, has 4 */
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+
+static const char *const interfaces[] = { BC26D_MODEM, BC26D_LWM2M, BC26D_FOTA };
+#define N_INTERFACES (sizeof(interfaces) / sizeof(interfaces[0]))
+
+/* ---- values read from messages ------------------------------------------------------------ */
+
+/* One argument or property value. Only what our API uses is decoded; anything else is skipped
+ * and shown by its signature, so a newer daemon does not break an older client. */
+struct value {
+        char type;                      /* D-Bus type code; 'Y' for "ay", '?' for skipped */
+        const char *str;                /* s, o, g */
+        bool b;
+        uint64_t u;                     /* y, q, u, t */
+        int64_t i;                      /* n, i, x */
+        double d;
+        const uint8_t *bytes;           /* ay */
+        size_t n_bytes;
+        char sig[32];                   /* '?': the signature that was skipped */
+};
+
+/* Read the next complete value (unwrapping variants). 1 read, 0 at the end, negative errno. */
+static int read_value(sd_bus_message *m, struct value *v)
+{
+        const char *contents = NULL;
+        char type;
+        int r;
+
+        r = sd_bus_message_peek_type(m, &type, &contents);
+        if (r <= 0)
+                return r;
+        memset(v, 0, sizeof(*v));
+        v->type = type;
+        switch (type) {
+        case 's':
+        case 'o':
+        case 'g':
+                v->type = 's';
+                r = sd_bus_message_read_basic(m, type, &v->str);
+                break;
+        case 'b': {
+                int b;
+
+                r = sd_bus_message_read_basic(m, type, &b);
+                v->b = b != 0;
+                break;
+        }
+        case 'y': {
+                uint8_t x;
+
+                r = sd_bus_message_read_basic(m, type, &x);
+                v->u = x;
+                break;
+        }
+        case 'q': {
+                uint16_t x;
+
+                r = sd_bus_message_read_basic(m, type, &x);
+                v->u = x;
+                break;
+        }
+        case 'u': {
+                uint32_t x;
+
+                r = sd_bus_message_read_basic(m, type, &x);
+                v->u = x;
+                break;
+        }
+        case 't':
+                r = sd_bus_message_read_basic(m, type, &v->u);
+                break;
+        case 'n': {
+                int16_t x;
+
+                r = sd_bus_message_read_basic(m, type, &x);
+                v->i = x;
+                break;
+        }
+        case 'i': {
+                int32_t x;
+
+                r = sd_bus_message_read_basic(m, type, &x);
+                v->i = x;
+                break;
+        }
+        case 'x':
+                r = sd_bus_message_read_basic(m, type, &v->i);
+                break;
+        case 'd':
+                r = sd_bus_message_read_basic(m, type, &v->d);
+                break;
+        case 'v':
+                r = sd_bus_message_enter_container(m, 'v', contents);
+                if (r < 0)
+                        return r;
+                r = read_value(m, v);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return -EBADMSG;
+                r = sd_bus_message_exit_container(m);
+                break;
+        case 'a':
+                if (contents && strcmp(contents, "y") == 0) {
+                        const void *p = NULL;
+
+                        v->type = 'Y';
+                        r = sd_bus_message_read_array(m, 'y', &p, &v->n_bytes);
+                        v->bytes = p;
+                        break;
+                }
+                /* Other arrays are skipped like any type we do not know. */
+                v->type = '?';
+                (void) snprintf(v->sig, sizeof(v->sig), "a%s", contents ? contents : "");
+                r = sd_bus_message_skip(m, NULL);
+                break;
+        default:                        /* a D-Bus type code, not one of our enums */
+                v->type = '?';
+                (void) snprintf(v->sig, sizeof(v->sig), "%c%s", type, contents ? contents : "");
+                r = sd_bus_message_skip(m, NULL);
+                break;
+        }
+        return r < 0 ? r : 1;
+}
+
+static void print_json_string(FILE *f, const char *s)
+{
+        fputc('"', f);
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        fprintf(f, "\\%c", *p);
+                else if (*p == '\n')
+                        fputs("\\n", f);
+                else if (*p < 0x20 || *p == 0x7f)
+                        fprintf(f, "\\u%04x", *p);
+                else
+                        fputc(*p, f);   /* D-Bus strings are valid UTF-8: pass it through */
+        }
+        fputc('"', f);
+}
+
+static void print_hex(FILE *f, const uint8_t *p, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "%02x", p[i]);
+}
+
+enum time_format {
+        TIME_CLOCK,                     /* 12:00:01, for monitor lines */
+        TIME_DATE,                      /* 2024-05-01 12:00:01, for Deadline */
+        TIME_ISO,                       /* 2024-05-01T12:00:01+0200, for JSON */
+};
+
+/* Local wall-clock time of a CLOCK_REALTIME microsecond count. */
+static void format_time(char *buf, size_t size, uint64_t usec, enum time_format format)
+{
+        time_t t = (time_t) (usec / 1000000);
+        struct tm tm;
+        size_t n = 0;
+
+        if (localtime_r(&t, &tm)) {
+                switch (format) {
+                case TIME_CLOCK:
+                        n = strftime(buf, size, "%H:%M:%S", &tm);
+                        break;
+                case TIME_DATE:
+                        n = strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+                        break;
+                case TIME_ISO:
+                        n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S%z", &tm);
+                        break;
+                }
+        }
+        if (n == 0)
+                (void) snprintf(buf, size, "%" PRIu64, usec);
+}
+
+static uint64_t now_realtime_usec(void)
+{
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* Text form. Properties get a friendlier rendering than signal arguments: empty strings are
+ * "(unknown)" (Imei and Endpoint are empty until the module answered) and Deadline, a
+ * CLOCK_REALTIME time in microseconds, is a local date or "none". */
+static void print_value_text(FILE *f, const struct value *v, const char *property)
+{
+        char buf[64];
+
+        switch (v->type) {
+        case 's':
+                if (property && v->str[0] == '\0')
+                        fputs("(unknown)", f);
+                else if (!property && v->str[0] == '\0')
+                        fputs("\"\"", f);
+                else
+                        fputs(v->str, f);
+                break;
+        case 'b':
+                fputs(v->b ? "yes" : "no", f);
+                break;
+        case 'y':
+        case 'q':
+        case 'u':
+        case 't':
+                if (property && strcmp(property, "Deadline") == 0 && v->type == 't') {
+                        if (v->u == 0) {
+                                fputs("none", f);
+                        } else {
+                                format_time(buf, sizeof(buf), v->u, TIME_DATE);
+                                fputs(buf, f);
+                        }
+                } else {
+                        fprintf(f, "%" PRIu64, v->u);
+                }
+                break;
+        case 'n':
+        case 'i':
+        case 'x':
+                fprintf(f, "%" PRId64, v->i);
+                break;
+        case 'd':
+                fprintf(f, "%g", v->d);
+                break;
+        case 'Y':
+                if (v->n_bytes == 0)
+                        fputs("(empty)", f);
+                print_hex(f, v->bytes, v->n_bytes);
+                break;
+        default:
+                fprintf(f, "(value of type %s)", v->sig);
+                break;
+        }
+}
+
+/* JSON form: numbers stay numbers (Deadline in microseconds), byte arrays are hex strings. */
+static void print_value_json(FILE *f, const struct value *v)
+{
+        switch (v->type) {
+        case 's':
+                print_json_string(f, v->str);
+                break;
+        case 'b':
+                fputs(v->b ? "true" : "false", f);
+                break;
+        case 'y':
+        case 'q':
+        case 'u':
+        case 't':
+                fprintf(f, "%" PRIu64, v->u);
+                break;
+        case 'n':
+        case 'i':
+        case 'x':
+                fprintf(f, "%" PRId64, v->i);
+                break;
+        case 'd':
+                fprintf(f, "%.17g", v->d);
+                break;
+        case 'Y':
+                fputc('"', f);
+                print_hex(f, v->bytes, v->n_bytes);
+                fputc('"', f);
+                break;
+        default:
+                fputs("null", f);
+                break;
+        }
+}
+
+/* ---- errors and exit codes ---------------------------------------------------------------- */
+
+/* Turn a failed call into one line on stderr and the contract's exit code. The daemon's own
+ * errors (UpgradeInProgress, NotReady, SendFailed, QueueFull, InvalidArgs) carry a sentence
+ * saying why; it is printed as is. */
+static int report_error(const char *what, int r, const sd_bus_error *e)
+{
+        if (sd_bus_error_has_name(e, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
+            sd_bus_error_has_name(e, SD_BUS_ERROR_NAME_HAS_NO_OWNER)) {
+                fprintf(stderr, "bc26ctl: bc26d is not running (nobody owns %s on the system bus)\n",
+                        BC26D_NAME);
+                return EXIT_NOT_RUNNING;
+        }
+        if (sd_bus_error_has_name(e, SD_BUS_ERROR_ACCESS_DENIED)) {
+                fprintf(stderr, "bc26ctl: access denied (%s needs root or "
+                        "membership of group bc26)\n", what);
+                return EXIT_ACCESS_DENIED;
+        }
+        if (sd_bus_error_is_set(e))
+                fprintf(stderr, "bc26ctl: %s\n", e->message ? e->message : e->name);
+        else
+                fprintf(stderr, "bc26ctl: %s failed: %s\n", what, strerror(r < 0 ? -r : r));
+        return EXIT_FAILURE;
+}
+
+/* Connect and wait for the Hello reply, so "no bus" is told apart from errors of a call. */
+static int connect_bus(sd_bus **ret)
+{
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        const char *unique;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r >= 0)
+                r = sd_bus_get_unique_name(bus, &unique);
+        if (r < 0) {
+                fprintf(stderr, "bc26ctl: cannot connect to the system bus: %s\n", strerror(-r));
+                return r == -EACCES || r == -EPERM ? EXIT_ACCESS_DENIED : EXIT_NOT_RUNNING;
+        }
+        *ret = bus;
+        bus = NULL;
+        return 0;
+}
+
+/* ---- status ------------------------------------------------------------------------------ */
+
+/* Print a GetAll reply (a{sv}); json: the members of one object, without the braces. */
+static int print_properties(sd_bus_message *m, bool json)
+{
+        bool first = true;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *name;
+                struct value v;
+
+                r = sd_bus_message_read_basic(m, 's', &name);
+                if (r < 0)
+                        return r;
+                r = read_value(m, &v);
+                if (r < 0)
+                        return r;
+                if (json) {
+                        fputs(first ? "" : ",", stdout);
+                        print_json_string(stdout, name);
+                        fputc(':', stdout);
+                        print_value_json(stdout, &v);
+                } else {
+                        printf("%s: ", name);
+                        print_value_text(stdout, &v, name);
+                        fputc('\n', stdout);
+                }
+                first = false;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+/* Print bc26d's logind inhibitor locks from a ListInhibitors reply, a(ssssuu): what, who, why,
+ * mode, uid, pid. reply NULL: logind could not be asked, say so and carry on. */
+static int print_inhibitors(sd_bus_message *reply, const sd_bus_error *e, bool json)
+{
+        unsigned n = 0;
+        int r;
+
+        if (!reply) {
+                bool absent = sd_bus_error_has_name(e, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
+                              sd_bus_error_has_name(e, SD_BUS_ERROR_NAME_HAS_NO_OWNER);
+
+                if (json)
+                        fputs("null", stdout);
+                else if (absent || !sd_bus_error_is_set(e))
+                        puts("Inhibitor: unknown (logind not available)");
+                else
+                        printf("Inhibitor: unknown (%s)\n", e->message ? e->message : e->name);
+                return 0;
+        }
+
+        r = sd_bus_message_enter_container(reply, 'a', "(ssssuu)");
+        if (r < 0)
+                return r;
+        if (json)
+                fputc('[', stdout);
+        while ((r = sd_bus_message_enter_container(reply, 'r', "ssssuu")) > 0) {
+                const char *what, *who, *why, *mode;
+                uint32_t uid, pid;
+
+                r = sd_bus_message_read(reply, "ssssuu", &what, &who, &why, &mode, &uid, &pid);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(reply);
+                if (r < 0)
+                        return r;
+                if (strcmp(who, INHIBITOR_WHO) != 0)
+                        continue;
+                if (json) {
+                        fputs(n > 0 ? ",{\"what\":" : "{\"what\":", stdout);
+                        print_json_string(stdout, what);
+                        fputs(",\"mode\":", stdout);
+                        print_json_string(stdout, mode);
+                        fputs(",\"why\":", stdout);
+                        print_json_string(stdout, why);
+                        printf(",\"uid\":%" PRIu32 ",\"pid\":%" PRIu32 "}", uid, pid);
+                } else {
+                        printf("Inhibitor: %s (%s): %s\n", what, mode, why);
+                }
+                n++;
+        }
+        if (r < 0)
+                return r;
+        if (json)
+                fputc(']', stdout);
+        else if (n == 0)
+                puts("Inhibitor: none");
+        return sd_bus_message_exit_container(reply);
+}
+
+static void unref_replies(sd_bus_message *(*replies)[N_INTERFACES])
+{
+        for (size_t i = 0; i < N_INTERFACES; i++)
+                (*replies)[i] = sd_bus_message_unref((*replies)[i]);
+}
+
+static int cmd_status(sd_bus *bus, bool json)
+{
+        _cleanup_(unref_replies) sd_bus_message *replies[N_INTERFACES] = { NULL };
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *inhibitors = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error logind_error = SD_BUS_ERROR_NULL;
+        int r;
+
+        /* Everything is fetched before anything is printed: no half a status on an error. */
+        for (size_t i = 0; i < N_INTERFACES; i++) {
+                r = sd_bus_call_method(bus, BC26D_NAME, BC26D_PATH, DBUS_PROPERTIES, "GetAll", &e,
+                                       &replies[i], "s", interfaces[i]);
+                if (r < 0)
+                        return report_error("status", r, &e);
+        }
+        r = sd_bus_call_method(bus, LOGIND_NAME, LOGIND_PATH, LOGIND_MANAGER, "ListInhibitors",
+                               &logind_error, &inhibitors, "");
+        if (r < 0)
+                inhibitors = sd_bus_message_unref(inhibitors);
+
+        if (json)
+                fputc('{', stdout);
+        for (size_t i = 0; i < N_INTERFACES; i++) {
+                if (json)
+                        /* "org.bc26d.Modem1" -> "Modem1": short keys for jq. */
+                        printf("%s\"%s\":{", i > 0 ? "," : "", interfaces[i] + strlen("org.bc26d."));
+                r = print_properties(replies[i], json);
+                if (r < 0)
+                        goto bad_reply;
+                if (json)
+                        fputc('}', stdout);
+        }
+        if (json)
+                fputs(",\"Inhibitors\":", stdout);
+        r = print_inhibitors(inhibitors, &logind_error, json);
+        if (r < 0)
+                goto bad_reply;
+        if (json)
+                puts("}");
+        return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+
+bad_reply:
+        fflush(stdout);
+        fprintf(stderr, "\nbc26ctl: cannot parse a reply: %s\n", strerror(-r));
+        return EXIT_FAILURE;
+}
+
+/* ---- the event loop: monitor, and calls that wait for as long as the daemon needs --------- */
+
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        const char *message = userdata;
+
+        if (message)
+                fprintf(stderr, "bc26ctl: %s\n", message);
+        /* Like a shell reports a process killed by the signal; monitor ends normally. */
+        return sd_event_exit(sd_event_source_get_event(s),
+                             message ? 128 + (int) si->ssi_signo : EXIT_SUCCESS);
+}
+
+/* An event loop with the bus attached, where SIGINT and SIGTERM end the loop (printing message
+ * if not NULL). The signals are blocked first, as signalfd needs. */
+static int event_new(sd_bus *bus, const char *message, sd_event **ret)
+{
+        _cleanup_(sd_event_unrefp) sd_event *ev = NULL;
+        sigset_t ss;
+        int r;
+
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGTERM);
+        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+                return -errno;
+        r = sd_event_default(&ev);
+        if (r < 0)
+                return r;
+        r = sd_event_add_signal(ev, NULL, SIGINT, on_exit_signal, (void *) message);
+        if (r < 0)
+                return r;
+        r = sd_event_add_signal(ev, NULL, SIGTERM, on_exit_signal, (void *) message);
+        if (r < 0)
+                return r;
+        r = sd_bus_attach_event(bus, ev, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+        *ret = ev;
+        ev = NULL;
+        return 0;
+}
+
+struct call {
+        const char *what;               /* the command, for messages */
+        sd_event *ev;
+};
+
+static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+        const struct call *c = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        int code = EXIT_SUCCESS;
+
+        /* Also reached with a synthesized error when the bus connection is lost. */
+        if (e)
+                code = report_error(c->what, sd_bus_message_get_errno(reply), e);
+        return sd_event_exit(c->ev, code);
+}
+
+/* Send m and wait for the reply with no client timeout: SendData replies only at SEND OK, which
+ * can take send_timeout_s times the queue ahead of it, far more than sd-bus's default 25 s.
+ * Ctrl-C abandons the wait (the daemon may still carry the request out). */
+static int call_and_wait(sd_bus *bus, sd_bus_message *m, const char *what, const char *interrupted)
+{
+        _cleanup_(sd_event_unrefp) sd_event *ev = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        struct call c = { .what = what };
+        int r;
+
+        r = event_new(bus, interrupted, &ev);
+        if (r < 0)
+                return report_error(what, r, NULL);
+        c.ev = ev;
+        /* In sd-bus 0 means the default timeout; UINT64_MAX means none. */
+        r = sd_bus_call_async(bus, &slot, m, on_reply, &c, UINT64_MAX);
+        if (r < 0)
+                return report_error(what, r, NULL);
+        r = sd_event_loop(ev);
+        if (r < 0)
+                return report_error(what, r, NULL);
+        return r;
+}
+
+static int cmd_send(sd_bus *bus, const struct ctl_args *a)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, BC26D_NAME, BC26D_PATH, BC26D_LWM2M, "SendData");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "uuu", (uint32_t) a->obj, (uint32_t) a->inst,
+                                          (uint32_t) a->res);
+        if (r >= 0)
+                r = sd_bus_message_append_array(m, 'y', a->data, a->len);
+        if (r < 0)
+                return report_error("send", r, NULL);
+        return call_and_wait(bus, m, "send",
+                             "interrupted; the request may still be sent by bc26d");
+}
+
+static int cmd_reset(sd_bus *bus)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, BC26D_NAME, BC26D_PATH, BC26D_MODEM, "Reset");
+        if (r < 0)
+                return report_error("reset", r, NULL);
+        return call_and_wait(bus, m, "reset",
+                             "interrupted; the reset may still be carried out by bc26d");
+}
+
+/* ---- monitor ----------------------------------------------------------------------------- */
+
+struct monitor {
+        bool json;
+        sd_event *ev;
+};
+
+/* Start one event line: "12:00:01 " or {"time":...,"usec":...,  (the caller closes it). */
+static void event_begin(bool json)
+{
+        uint64_t usec = now_realtime_usec();
+        char buf[64];
+
+        if (json) {
+                format_time(buf, sizeof(buf), usec, TIME_ISO);
+                fputs("{\"time\":", stdout);
+                print_json_string(stdout, buf);
+                printf(",\"usec\":%" PRIu64, usec);
+        } else {
+                format_time(buf, sizeof(buf), usec, TIME_CLOCK);
+                printf("%s ", buf);
+        }
+}
+
+static void event_end(bool json)
+{
+        fputs(json ? "}\n" : "\n", stdout);
+        fflush(stdout);
+}
+
+static void print_daemon_event(bool json, const char *what)
+{
+        event_begin(json);
+        if (json) {
+                fputs(",\"daemon\":", stdout);
+                print_json_string(stdout, what);
+        } else {
+                printf("bc26d: %s", what);
+        }
+        event_end(json);
+}
+
+static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        const bool json = ((const struct monitor *) userdata)->json;
+        const char *iface;
+        int r;
+
+        r = sd_bus_message_read_basic(m, 's', &iface);
+        if (r >= 0)
+                r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *name;
+                struct value v;
+
+                r = sd_bus_message_read_basic(m, 's', &name);
+                if (r >= 0)
+                        r = read_value(m, &v);
+                if (r < 0)
+                        break;
+                event_begin(json);
+                if (json) {
+                        fputs(",\"interface\":", stdout);
+                        print_json_string(stdout, iface);
+                        fputs(",\"property\":", stdout);
+                        print_json_string(stdout, name);
+                        fputs(",\"value\":", stdout);
+                        print_value_json(stdout, &v);
+                } else {
+                        printf("%s: ", name);
+                        print_value_text(stdout, &v, name);
+                }
+                event_end(json);
+                r = sd_bus_message_exit_container(m);
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(m);
+        /* Invalidated properties carry no value; bc26d sends values, but show them anyway. */
+        if (r >= 0)
+                r = sd_bus_message_enter_container(m, 'a', "s");
+        while (r >= 0) {
+                const char *name;
+
+                r = sd_bus_message_read_basic(m, 's', &name);
+                if (r <= 0)
+                        break;
+                event_begin(json);
+                if (json) {
+                        fputs(",\"interface\":", stdout);
+                        print_json_string(stdout, iface);
+                        fputs(",\"property\":", stdout);
+                        print_json_string(stdout, name);
+                        fputs(",\"invalidated\":true", stdout);
+                } else {
+                        printf("%s: (changed)", name);
+                }
+                event_end(json);
+        }
+        if (r < 0)
+                fprintf(stderr, "bc26ctl: ignoring a malformed PropertiesChanged: %s\n", strerror(-r));
+        return 0;
+}
+
+/* Argument names of our signals, for JSON; others get arg0, arg1, ... */
+static const struct {
+        const char *member;
+        const char *args[SIGNAL_ARGS_MAX];
+} signal_args[] = {
+        { "ModuleRebooted", { "cause" } },
+        { "ModuleReset", { "rung", "recovered" } },
+        { "DataReceived", { "object", "instance", "resource", "data" } },
+        { "UpgradeStarted", { NULL } },
+        { "UpgradeFinished", { "result", "code" } },
+};
+
+static const char *signal_arg_name(const char *member, size_t i, char *buf, size_t size)
+{
+        for (size_t k = 0; k < sizeof(signal_args) / sizeof(signal_args[0]); k++)
+                if (strcmp(signal_args[k].member, member) == 0 && i < SIGNAL_ARGS_MAX &&
+                    signal_args[k].args[i])
+                        return signal_args[k].args[i];
+        (void) snprintf(buf, size, "arg%zu", i);
+        return buf;
+}
+
+static int on_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        const bool json = ((const struct monitor *) userdata)->json;
+        const char *member = sd_bus_message_get_member(m);
+        const char *iface = sd_bus_message_get_interface(m);
+        struct value v;
+        int r;
+
+        if (!member || !iface)
+                return 0;
+        event_begin(json);
+        if (json) {
+                fputs(",\"interface\":", stdout);
+                print_json_string(stdout, iface);
+                fputs(",\"signal\":", stdout);
+                print_json_string(stdout, member);
+                fputs(",\"args\":{", stdout);
+        } else {
+                fputs(member, stdout);
+        }
+        for (size_t i = 0; (r = read_value(m, &v)) > 0; i++) {
+                char buf[16];
+
+                if (json) {
+                        fputs(i > 0 ? "," : "", stdout);
+                        print_json_string(stdout, signal_arg_name(member, i, buf, sizeof(buf)));
+                        fputc(':', stdout);
+                        print_value_json(stdout, &v);
+                } else {
+                        fputc(' ', stdout);
+                        print_value_text(stdout, &v, NULL);
+                }
+        }
+        if (json)
+                fputc('}', stdout);
+        event_end(json);
+        if (r < 0)
+                fprintf(stderr, "bc26ctl: malformed %s signal: %s\n", member, strerror(-r));
+        return 0;
+}
+
+static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        const bool json = ((const struct monitor *) userdata)->json;
+        const char *name, *old_owner, *new_owner;
+
+        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 ||
+            strcmp(name, BC26D_NAME) != 0)
+                return 0;
+        print_daemon_event(json, new_owner[0] ? "started" : "stopped");
+        return 0;
+}
+
+static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        const struct monitor *mon = userdata;
+
+        fprintf(stderr, "bc26ctl: disconnected from the system bus\n");
+        return sd_event_exit(mon->ev, EXIT_NOT_RUNNING);
+}
+
+static int cmd_monitor(sd_bus *bus, bool json)
+{
+        _cleanup_(sd_event_unrefp) sd_event *ev = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        struct monitor mon = { .json = json };
+        int has_owner = 0;
+        int r;
+
+        r = event_new(bus, NULL, &ev);
+        if (r < 0)
+                return report_error("monitor", r, NULL);
+        mon.ev = ev;
+
+        /* Matching on the well-known name: the bus daemon resolves it to whoever owns it when a
+         * signal is sent, so a restarted bc26d is followed without re-subscribing. */
+        r = sd_bus_match_signal(bus, NULL, BC26D_NAME, BC26D_PATH, DBUS_PROPERTIES,
+                                "PropertiesChanged", on_properties_changed, &mon);
+        for (size_t i = 0; r >= 0 && i < N_INTERFACES; i++)
+                r = sd_bus_match_signal(bus, NULL, BC26D_NAME, BC26D_PATH, interfaces[i], NULL,
+                                        on_signal, &mon);
+        if (r >= 0)
+                r = sd_bus_add_match(bus, NULL,
+                                     "type='signal',sender='org.freedesktop.DBus',"
+                                     "path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',"
+                                     "member='NameOwnerChanged',arg0='" BC26D_NAME "'",
+                                     on_name_owner_changed, &mon);
+        if (r >= 0)
+                r = sd_bus_match_signal(bus, NULL, NULL, "/org/freedesktop/DBus/Local",
+                                        "org.freedesktop.DBus.Local", "Disconnected",
+                                        on_disconnected, &mon);
+        if (r < 0)
+                return report_error("monitor", r, NULL);
+
+        /* Only changes follow: say once whether there is anybody to watch. */
+        r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                               "org.freedesktop.DBus", "NameHasOwner", &e, &reply, "s", BC26D_NAME);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "b", &has_owner);
+        if (r < 0)
+                return report_error("monitor", r, &e);
+        print_daemon_event(json, has_owner ? "running" : "not running");
+
+        r = sd_event_loop(ev);
+        if (r < 0)
+                return report_error("monitor", r, NULL);
+        return r;
+}
+
+/* ---- main -------------------------------------------------------------------------------- */
+
+static void help(void)
+{
+        printf("Usage: bc26ctl [--json] status\n"
+               "       bc26ctl [--json] monitor\n"
+               "       bc26ctl send OBJ/INST/RES HEX\n"
+               "       bc26ctl reset\n"
+               "       bc26ctl --help | --version\n"
+               "\n"
+               "Ask bc26d, the daemon that owns the BC26 NB-IoT module, over the system bus.\n"
+               "\n"
+               "Commands:\n"
+               "  status    show the properties of org.bc26d.Modem1, Lwm2m1 and Fota1, and\n"
+               "            bc26d's logind inhibitor lock\n"
+               "  monitor   print property changes and signals as they happen, until Ctrl-C\n"
+               "  send      send HEX (1..%u bytes, e.g. 0102ff) as a confirmable LwM2M uplink\n"
+               "            on OBJ/INST/RES (ids 0..%u, e.g. 19/0/0) and wait for SEND OK,\n"
+               "            however long the queue ahead of it takes\n"
+               "  reset     reset the module (refused while a firmware upgrade runs)\n"
+               "\n"
+               "Options:\n"
+               "  --json    status, monitor: JSON output (monitor: one object per line)\n"
+               "  -h, --help\n"
+               "  --version\n"
+               "\n"
+               "Exit status: 0 done, 1 refused or failed, 2 usage error, 69 bc26d not running\n"
+               "or no system bus, 77 access denied, 130 interrupted while waiting.\n"
+               "DBUS_SYSTEM_BUS_ADDRESS selects another bus. See bc26d's doc/dbus-api.md.\n",
+               CTL_PAYLOAD_MAX, CTL_ID_MAX);
+}
+
+int main(int argc, char *argv[])
+{
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        struct ctl_args a;
+        char err[CTL_ERROR_MAX];
+        int r;
+
+        r = ctl_args_parse(argc, argv, &a, err, sizeof(err));
+        if (r < 0) {
+                fprintf(stderr, "bc26ctl: %s (see bc26ctl --help)\n", err);
+                return EXIT_USAGE;
+        }
+
+        switch (a.command) {
+        case CTL_COMMAND_HELP:
+                help();
+                return EXIT_SUCCESS;
+        case CTL_COMMAND_VERSION:
+                printf("bc26ctl (bc26d) %s\n", PACKAGE_VERSION);
+                return EXIT_SUCCESS;
+        case CTL_COMMAND_STATUS:
+        case CTL_COMMAND_MONITOR:
+        case CTL_COMMAND_SEND:
+        case CTL_COMMAND_RESET:
+                break;
+        }
+
+        r = connect_bus(&bus);
+        if (r != 0)
+                return r;
+
+        switch (a.command) {
+        case CTL_COMMAND_STATUS:
+                return cmd_status(bus, a.json);
+        case CTL_COMMAND_MONITOR:
+                setvbuf(stdout, NULL, _IOLBF, 0);       /* live through a pipe (| jq) */
+                return cmd_monitor(bus, a.json);
+        case CTL_COMMAND_SEND:
+                return cmd_send(bus, &a);
+        case CTL_COMMAND_RESET:
+                return cmd_reset(bus);
+        case CTL_COMMAND_HELP:
+        case CTL_COMMAND_VERSION:
+                break;
+        }
+        return EXIT_SUCCESS;
+}

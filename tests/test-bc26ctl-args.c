@@ -1,0 +1,277 @@
+/* test-bc26ctl-args.c - Check suite for bc26ctl's argument parser (src/ctl/ctl-args.c): the
+ * OBJ/INST/RES and HEX forms, the command line, and the exact usage messages. */
+#include <check.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/ctl-args.h"
+
+static const struct path_case {
+        const char *in;
+        int r;
+        unsigned obj, inst, res;
+        const char *err;
+} path_cases[] = {
+        { "19/0/0", 0, 19, 0, 0, NULL },
+        { "5/0/3", 0, 5, 0, 3, NULL },
+        { "65535/65535/65535", 0, 65535, 65535, 65535, NULL },
+        { "019/00/1", 0, 19, 0, 1, NULL },
+        { "65536/0/0", -EINVAL, 0, 0, 0, "object id 65536 is out of range (0..65535)" },
+        { "1/70000/0", -EINVAL, 0, 0, 0, "instance id 70000 is out of range (0..65535)" },
+        { "1/0/99999999999999999999999", -EINVAL, 0, 0, 0,
+          "resource id 99999999999999999999... is out of range (0..65535)" },
+        { "", -EINVAL, 0, 0, 0,
+          "expected OBJ/INST/RES (three decimal ids, e.g. 19/0/0), got \"\"" },
+        { "19/0", -EINVAL, 0, 0, 0,
+          "expected OBJ/INST/RES (three decimal ids, e.g. 19/0/0), got \"19/0\"" },
+        { "19/0/0/1", -EINVAL, 0, 0, 0,
+          "expected OBJ/INST/RES (three decimal ids, e.g. 19/0/0), got \"19/0/0/1\"" },
+        { "19//0", -EINVAL, 0, 0, 0,
+          "expected OBJ/INST/RES (three decimal ids, e.g. 19/0/0), got \"19//0\"" },
+        { "+19/0/0", -EINVAL, 0, 0, 0,
+          "expected OBJ/INST/RES (three decimal ids, e.g. 19/0/0), got \"+19/0/0\"" },
+        { "19/0/0 ", -EINVAL, 0, 0, 0,
+          "expected OBJ/INST/RES (three decimal ids, e.g. 19/0/0), got \"19/0/0 \"" },
+        { "0x13/0/0", -EINVAL, 0, 0, 0,
+          "expected OBJ/INST/RES (three decimal ids, e.g. 19/0/0), got \"0x13/0/0\"" },
+        { "19.0.0", -EINVAL, 0, 0, 0,
+          "expected OBJ/INST/RES (three decimal ids, e.g. 19/0/0), got \"19.0.0\"" },
+};
+
+START_TEST(test_path)
+{
+        const struct path_case *c = &path_cases[_i];
+        unsigned obj = 7, inst = 7, res = 7;
+        char err[CTL_ERROR_MAX] = "";
+
+        ck_assert_int_eq(ctl_parse_path(c->in, &obj, &inst, &res, err, sizeof(err)), c->r);
+        if (c->r == 0) {
+                ck_assert_uint_eq(obj, c->obj);
+                ck_assert_uint_eq(inst, c->inst);
+                ck_assert_uint_eq(res, c->res);
+                ck_assert_str_eq(err, "");
+        } else {
+                ck_assert_str_eq(err, c->err);
+                /* A refused path leaves the outputs alone. */
+                ck_assert_uint_eq(obj, 7);
+                ck_assert_uint_eq(inst, 7);
+                ck_assert_uint_eq(res, 7);
+        }
+}
+END_TEST
+
+#define HEX_BYTES_MAX 4
+
+static const struct hex_case {
+        const char *in;
+        int r;
+        size_t len;
+        uint8_t bytes[HEX_BYTES_MAX];
+        const char *err;
+} hex_cases[] = {
+        { "01", 0, 1, { 0x01 }, NULL },                         /* the guide's 3.2 uplink */
+        { "0100", 0, 2, { 0x01, 0x00 }, NULL },
+        { "deadBEEF", 0, 4, { 0xde, 0xad, 0xbe, 0xef }, NULL },
+        { "", -EINVAL, 0, { 0 }, "empty payload (1..512 bytes of hex expected)" },
+        { "012", -EINVAL, 0, { 0 }, "odd number of hex digits (3)" },
+        { "0g", -EINVAL, 0, { 0 }, "bad hex digit 'g' at position 2" },
+        { "0x01", -EINVAL, 0, { 0 }, "bad hex digit 'x' at position 2" },
+        { "01 02", -EINVAL, 0, { 0 }, "bad hex digit ' ' at position 3" },
+        { "01\n", -EINVAL, 0, { 0 }, "bad hex digit '\\x0a' at position 3" },
+        /* A bad digit is reported before the odd count: it is the likelier typo. */
+        { "0g1", -EINVAL, 0, { 0 }, "bad hex digit 'g' at position 2" },
+};
+
+START_TEST(test_hex)
+{
+        const struct hex_case *c = &hex_cases[_i];
+        uint8_t out[CTL_PAYLOAD_MAX];
+        size_t len = 999;
+        char err[CTL_ERROR_MAX] = "";
+
+        memset(out, 0xaa, sizeof(out));
+        ck_assert_int_eq(ctl_parse_hex(c->in, out, sizeof(out), &len, err, sizeof(err)), c->r);
+        if (c->r == 0) {
+                ck_assert_uint_eq(len, c->len);
+                ck_assert_mem_eq(out, c->bytes, c->len);
+                ck_assert_uint_eq(out[c->len], 0xaa);
+                ck_assert_str_eq(err, "");
+        } else {
+                ck_assert_str_eq(err, c->err);
+                ck_assert_uint_eq(len, 999);
+                ck_assert_uint_eq(out[0], 0xaa);
+        }
+}
+END_TEST
+
+/* The limit is the module's: 512 bytes pass, 513 are refused, and the output is never overrun. */
+static const size_t hex_sizes[] = { 1, 511, 512, 513, 600 };
+
+START_TEST(test_hex_limit)
+{
+        size_t n = hex_sizes[_i];
+        char in[2 * 600 + 1];
+        uint8_t out[CTL_PAYLOAD_MAX + 1];
+        size_t len = 0;
+        char err[CTL_ERROR_MAX] = "";
+        char want[CTL_ERROR_MAX];
+
+        for (size_t i = 0; i < n; i++)
+                memcpy(in + 2 * i, i % 2 ? "A5" : "5a", 2);
+        in[2 * n] = '\0';
+        out[CTL_PAYLOAD_MAX] = 0x33;
+        if (n <= CTL_PAYLOAD_MAX) {
+                ck_assert_int_eq(ctl_parse_hex(in, out, CTL_PAYLOAD_MAX, &len, err, sizeof(err)), 0);
+                ck_assert_uint_eq(len, n);
+                ck_assert_uint_eq(out[0], 0x5a);
+                ck_assert_uint_eq(out[n - 1], (n - 1) % 2 ? 0xa5 : 0x5a);
+        } else {
+                ck_assert_int_eq(ctl_parse_hex(in, out, CTL_PAYLOAD_MAX, &len, err, sizeof(err)),
+                                 -EINVAL);
+                (void) snprintf(want, sizeof(want), "payload of %zu bytes is over the limit of 512", n);
+                ck_assert_str_eq(err, want);
+        }
+        ck_assert_uint_eq(out[CTL_PAYLOAD_MAX], 0x33);
+}
+END_TEST
+
+#define ARGV_MAX 6
+
+static const struct argv_case {
+        const char *argv[ARGV_MAX];     /* after argv[0]; NULL-terminated */
+        int r;
+        enum ctl_command command;
+        bool json;
+        const char *err;
+} argv_cases[] = {
+        { { "status" }, 0, CTL_COMMAND_STATUS, false, NULL },
+        { { "status", "--json" }, 0, CTL_COMMAND_STATUS, true, NULL },
+        { { "--json", "monitor" }, 0, CTL_COMMAND_MONITOR, true, NULL },
+        { { "monitor" }, 0, CTL_COMMAND_MONITOR, false, NULL },
+        { { "reset" }, 0, CTL_COMMAND_RESET, false, NULL },
+        { { "send", "19/0/0", "01" }, 0, CTL_COMMAND_SEND, false, NULL },
+        { { "--help" }, 0, CTL_COMMAND_HELP, false, NULL },
+        { { "-h", "bogus", "--nope" }, 0, CTL_COMMAND_HELP, false, NULL },
+        { { "--version" }, 0, CTL_COMMAND_VERSION, false, NULL },
+        { { "--version", "--help" }, 0, CTL_COMMAND_HELP, false, NULL },
+        { { NULL }, -EINVAL, CTL_COMMAND_HELP, false,
+          "missing command (status, monitor, send or reset)" },
+        { { "--json" }, -EINVAL, CTL_COMMAND_HELP, false,
+          "missing command (status, monitor, send or reset)" },
+        { { "stat" }, -EINVAL, CTL_COMMAND_HELP, false, "unknown command \"stat\"" },
+        { { "status", "-v" }, -EINVAL, CTL_COMMAND_HELP, false, "unknown option \"-v\"" },
+        { { "status", "now" }, -EINVAL, CTL_COMMAND_STATUS, false, "too many arguments for status" },
+        { { "reset", "now" }, -EINVAL, CTL_COMMAND_RESET, false, "too many arguments for reset" },
+        { { "send", "19/0/0" }, -EINVAL, CTL_COMMAND_SEND, false, "send needs OBJ/INST/RES and HEX" },
+        { { "send" }, -EINVAL, CTL_COMMAND_SEND, false, "send needs OBJ/INST/RES and HEX" },
+        { { "send", "19/0/0", "01", "02" }, -EINVAL, CTL_COMMAND_SEND, false,
+          "too many arguments for send" },
+        { { "send", "--json", "19/0/0", "01" }, -EINVAL, CTL_COMMAND_SEND, true,
+          "--json is only valid with status and monitor" },
+        { { "reset", "--json" }, -EINVAL, CTL_COMMAND_RESET, true,
+          "--json is only valid with status and monitor" },
+        { { "send", "19/0/65536", "01" }, -EINVAL, CTL_COMMAND_SEND, false,
+          "resource id 65536 is out of range (0..65535)" },
+        { { "send", "19/0/0", "" }, -EINVAL, CTL_COMMAND_SEND, false,
+          "empty payload (1..512 bytes of hex expected)" },
+        { { "send", "19/0/0", "abc" }, -EINVAL, CTL_COMMAND_SEND, false,
+          "odd number of hex digits (3)" },
+        /* "-1/0/0" looks like an option; after "--" it reaches the path parser. */
+        { { "send", "-1/0/0", "01" }, -EINVAL, CTL_COMMAND_HELP, false,
+          "unknown option \"-1/0/0\"" },
+        { { "send", "--", "-1/0/0", "01" }, -EINVAL, CTL_COMMAND_SEND, false,
+          "expected OBJ/INST/RES (three decimal ids, e.g. 19/0/0), got \"-1/0/0\"" },
+        /* A lone "-" is a positional, not an option. */
+        { { "-" }, -EINVAL, CTL_COMMAND_HELP, false, "unknown command \"-\"" },
+};
+
+START_TEST(test_argv)
+{
+        const struct argv_case *c = &argv_cases[_i];
+        char *argv[ARGV_MAX + 2];
+        int argc = 0;
+        struct ctl_args a;
+        char err[CTL_ERROR_MAX] = "";
+
+        argv[argc++] = (char *) "bc26ctl";
+        for (size_t i = 0; i < ARGV_MAX && c->argv[i]; i++)
+                argv[argc++] = (char *) c->argv[i];
+        argv[argc] = NULL;
+
+        ck_assert_int_eq(ctl_args_parse(argc, argv, &a, err, sizeof(err)), c->r);
+        if (c->r == 0) {
+                ck_assert_str_eq(err, "");
+                ck_assert_int_eq(a.command, c->command);
+                ck_assert_int_eq(a.json, c->json);
+        } else {
+                ck_assert_str_eq(err, c->err);
+        }
+}
+END_TEST
+
+START_TEST(test_send_fields)
+{
+        char *argv[] = { (char *) "bc26ctl", (char *) "send", (char *) "19/1/65535",
+                         (char *) "00ff10", NULL };
+        struct ctl_args a;
+        char err[CTL_ERROR_MAX] = "";
+        static const uint8_t want[] = { 0x00, 0xff, 0x10 };
+
+        ck_assert_int_eq(ctl_args_parse(4, argv, &a, err, sizeof(err)), 0);
+        ck_assert_int_eq(a.command, CTL_COMMAND_SEND);
+        ck_assert_uint_eq(a.obj, 19);
+        ck_assert_uint_eq(a.inst, 1);
+        ck_assert_uint_eq(a.res, 65535);
+        ck_assert_uint_eq(a.len, 3);
+        ck_assert_mem_eq(a.data, want, sizeof(want));
+}
+END_TEST
+
+static const struct {
+        enum ctl_command c;
+        const char *s;
+} command_names[] = {
+        { CTL_COMMAND_HELP, "help" },
+        { CTL_COMMAND_VERSION, "version" },
+        { CTL_COMMAND_STATUS, "status" },
+        { CTL_COMMAND_MONITOR, "monitor" },
+        { CTL_COMMAND_SEND, "send" },
+        { CTL_COMMAND_RESET, "reset" },
+};
+
+START_TEST(test_command_to_string)
+{
+        ck_assert_str_eq(ctl_command_to_string(command_names[_i].c), command_names[_i].s);
+}
+END_TEST
+
+#define N(t) ((int) (sizeof(t) / sizeof((t)[0])))
+
+static Suite *ctl_args_suite(void)
+{
+        Suite *s = suite_create("bc26ctl-args");
+        TCase *tc = tcase_create("parse");
+
+        tcase_add_loop_test(tc, test_path, 0, N(path_cases));
+        tcase_add_loop_test(tc, test_hex, 0, N(hex_cases));
+        tcase_add_loop_test(tc, test_hex_limit, 0, N(hex_sizes));
+        tcase_add_loop_test(tc, test_argv, 0, N(argv_cases));
+        tcase_add_test(tc, test_send_fields);
+        tcase_add_loop_test(tc, test_command_to_string, 0, N(command_names));
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void)
+{
+        SRunner *sr = srunner_create(ctl_args_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
