@@ -1,6 +1,7 @@
 /* bus.c - the D-Bus edge: one static vtable per interface over a property snapshot, method calls
  * forwarded to the manager's handlers (SendData replies later, on SEND OK), signals, and the
  * sd-bus <-> libevent glue. Getters never touch the module. */
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -16,7 +17,7 @@
 #include "bus.h"
 #include "log.h"
 
-#define PENDING_MAX 256         /* SendData calls waiting for SEND OK; the send queue bounds it too */
+#define PENDING_MAX 256         /* SendData calls waiting for SEND OK: the largest [lwm2m] send_queue */
 
 struct pending {
         uint64_t cookie;
@@ -94,13 +95,12 @@ static int method_send_data(sd_bus_message *m, void *userdata, sd_bus_error *err
         if (len == 0 || len > 512)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "The payload must be 1..512 bytes, the module's limit (got %zu).", len);
-        if (b->n_pending >= PENDING_MAX)
-                return sd_bus_error_set(error, BUS_ERROR_QUEUE_FULL,
-                                        "Too many SendData calls are waiting; retry when earlier ones complete.");
         cookie = ++b->next_cookie;
         r = b->h->send(b->ud, obj, inst, res, data, len, cookie);
         switch (r) {
         case 0:
+                /* The send queue ([lwm2m] send_queue <= 256) bounds the calls waiting here. */
+                assert(b->n_pending < PENDING_MAX);
                 b->pending[b->n_pending++] = (struct pending) { cookie, sd_bus_message_ref(m) };
                 return 1;       /* the reply comes with SEND OK */
         case -EBUSY:
@@ -275,6 +275,11 @@ struct bus *bus_free(struct bus *b)
         }
         free(b);
         return NULL;
+}
+
+sd_bus *bus_connection(struct bus *b)
+{
+        return b->bus;
 }
 
 int bus_request_name(struct bus *b)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 struct event_base;
+typedef struct sd_bus sd_bus;
 
 #define BUS_NAME        "org.bc26d"
 #define BUS_PATH        "/org/bc26d/Modem"
@@ -52,6 +53,9 @@ struct bus;
 int bus_new(struct event_base *base, const struct bus_snapshot *initial, const struct bus_handlers *h,
             void *ud, struct bus **out);
 struct bus *bus_free(struct bus *b);
+
+/* The connection, for other users of the system bus (logind). */
+sd_bus *bus_connection(struct bus *b);
 
 /* Take the well-known name; call once the loop runs. Logs a plain reason on failure. */
 int bus_request_name(struct bus *b);

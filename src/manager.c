@@ -16,12 +16,14 @@
 #include "fota-journal.h"
 #include "fota.h"
 #include "gpio.h"
+#include "inhibit.h"
 #include "log.h"
 #include "lwm2m.h"
 #include "manager.h"
 #include "message-ids.h"
 #include "modem.h"
 #include "serial.h"
+#include "service.h"
 #include "store.h"
 
 struct manager {
@@ -40,6 +42,8 @@ struct manager {
         struct lwm2m *lwm2m;
         struct fota fota;
         struct bus *bus;
+        struct inhibit *inhibit;
+        struct service *service;
         struct event *ev_start;
         int exit_error;                 /* negative errno that stopped the loop */
 };
@@ -119,10 +123,32 @@ static void sync_bus(struct manager *m)
         bus_update(m->bus, &s);
 }
 
-/* After every event: publish what changed, then sleep until the next deadline. */
+static void update_status(struct manager *m)
+{
+        const char *state = state_string(m);
+        char status[256];
+
+        if (strcmp(state, "upgrading") == 0)
+                snprintf(status, sizeof(status), "upgrading: %s %u%%%s", fota_phase_to_string(m->fota.st.phase),
+                         m->fota.st.progress, inhibit_held(m->inhibit) ? ", holding shutdown/sleep locks" : "");
+        else if (strcmp(state, "ready") == 0)
+                snprintf(status, sizeof(status), "ready, registered to %s:%u", m->cfg.server, m->cfg.port);
+        else if (strcmp(state, "registering") == 0)
+                snprintf(status, sizeof(status), "registering to %s:%u", m->cfg.server, m->cfg.port);
+        else if (strcmp(state, "disconnected") == 0)
+                snprintf(status, sizeof(status), "waiting for the module's tty %.200s", m->cfg.device);
+        else
+                snprintf(status, sizeof(status), "initializing the module");
+        service_status(m->service, status);
+}
+
+/* After every event: hold or release the host's power locks, publish what changed, then sleep
+ * until the next deadline. */
 static void after_event(struct manager *m)
 {
+        inhibit_set(m->inhibit, fota_active(&m->fota));
         sync_bus(m);
+        update_status(m);
         schedule(m);
 }
 
@@ -444,6 +470,7 @@ static void on_start(evutil_socket_t fd, short what, void *arg)
         }
         serial_start(m->serial);
         after_event(m);
+        service_ready(m->service);
 }
 
 /* ---- timer and signals ------------------------------------------------------------------- */
@@ -467,6 +494,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         struct manager *m = arg;
 
         log_info("Received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        service_stopping(m->service);
         event_base_loopbreak(m->base);
 }
 
@@ -570,6 +598,12 @@ int manager_new(const struct config *cfg, const char *state_dir, struct manager 
                 if (r < 0)
                         goto fail;
         }
+        r = inhibit_new(bus_connection(m->bus), &m->inhibit);
+        if (r < 0)
+                goto fail;
+        r = service_new(m->base, &m->service);
+        if (r < 0)
+                goto fail;
         m->ev_start = evtimer_new(m->base, on_start, m);
         if (!m->ev_start) {
                 r = -ENOMEM;
@@ -589,6 +623,8 @@ struct manager *manager_free(struct manager *m)
         /* Reverse order of creation. */
         if (m->ev_start)
                 event_free(m->ev_start);
+        service_free(m->service);
+        inhibit_free(m->inhibit);       /* releases the locks, also on shutdown mid-upgrade */
         bus_free(m->bus);
         lwm2m_free(m->lwm2m);
         modem_free(m->modem);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -154,21 +155,46 @@ void harness_start_bus(struct harness *h, const char *policy_include)
         ck_abort_msg("the private dbus-daemon did not come up (see %s)", out);
 }
 
-void harness_start_daemon(struct harness *h)
+static void start_daemon(struct harness *h, const char *user)
 {
+        char *argv[16];
+        char uid[32], gid[32];
+        int n = 0;
+
         if (!h->bus_pid)
                 harness_start_bus(h, NULL);
+        if (user) {
+                struct passwd *pw = getpwnam(user);
 
-        char *argv[] = {
-                (char *) env_or("BC26D_BIN", TOP_BUILDDIR "/bc26d"),
-                (char *) "--config", h->conf,
-                (char *) "--state-dir", h->statedir,
-                (char *) "--log-level", (char *) (h->log_level ? h->log_level : "debug"),
-                NULL
-        };
-
+                ck_assert_msg(pw, "no user %s", user);
+                snprintf(uid, sizeof(uid), "--reuid=%u", (unsigned) pw->pw_uid);
+                snprintf(gid, sizeof(gid), "--regid=%u", (unsigned) pw->pw_gid);
+                argv[n++] = (char *) env_or("SETPRIV", "/usr/bin/setpriv");
+                argv[n++] = uid;
+                argv[n++] = gid;
+                argv[n++] = (char *) "--init-groups";
+                argv[n++] = (char *) "--";
+        }
+        argv[n++] = (char *) env_or("BC26D_BIN", TOP_BUILDDIR "/bc26d");
+        argv[n++] = (char *) "--config";
+        argv[n++] = h->conf;
+        argv[n++] = (char *) "--state-dir";
+        argv[n++] = h->statedir;
+        argv[n++] = (char *) "--log-level";
+        argv[n++] = (char *) (h->log_level ? h->log_level : "debug");
+        argv[n] = NULL;
         setenv("BC26D_TEST_FAKE_GPIO", h->gpiolog, 1);
         h->daemon_pid = spawn(argv, h->daemonlog);
+}
+
+void harness_start_daemon(struct harness *h)
+{
+        start_daemon(h, NULL);
+}
+
+void harness_start_daemon_as(struct harness *h, const char *user)
+{
+        start_daemon(h, user);
 }
 
 const char *harness_sim(struct harness *h, const char *fmt, ...)

@@ -35,6 +35,9 @@ void harness_write_config(struct harness *h, const char *extra_ini);
 void harness_start_bus(struct harness *h, const char *policy_include);
 /* Starts the private bus first if none runs. */
 void harness_start_daemon(struct harness *h);
+/* The same, run as user (setpriv: real and effective uid/gid and the user's groups); the caller
+ * makes the tty, the state dir and the temp dir accessible to that user. */
+void harness_start_daemon_as(struct harness *h, const char *user);
 /* Send one control request to the simulator; returns its reply line (static buffer). */
 const char *harness_sim(struct harness *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Wait until file contains needle at least count times; false on timeout. */

@@ -326,12 +326,17 @@ static int report_error(const char *what, int r, const sd_bus_error *e)
                 return EXIT_NOT_RUNNING;
         }
         if (sd_bus_error_has_name(e, SD_BUS_ERROR_ACCESS_DENIED)) {
-                fprintf(stderr, "bc26ctl: access denied (%s needs root or "
-                        "membership of group bc26)\n", what);
+                /* The bus daemon's own message is a long dump of the rule match; say who may. */
+                if (strcmp(what, "send") == 0 || strcmp(what, "reset") == 0)
+                        fprintf(stderr, "bc26ctl: access denied (%s needs root or membership of "
+                                "group bc26)\n", what);
+                else
+                        fprintf(stderr, "bc26ctl: access denied: %s\n",
+                                e->message && e->message[0] ? e->message : e->name);
                 return EXIT_ACCESS_DENIED;
         }
         if (sd_bus_error_is_set(e))
-                fprintf(stderr, "bc26ctl: %s\n", e->message ? e->message : e->name);
+                fprintf(stderr, "bc26ctl: %s\n", e->message && e->message[0] ? e->message : e->name);
         else
                 fprintf(stderr, "bc26ctl: %s failed: %s\n", what, strerror(r < 0 ? -r : r));
         return EXIT_FAILURE;
