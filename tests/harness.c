@@ -49,6 +49,7 @@ void harness_init(struct harness *h)
         snprintf(h->busconf, sizeof(h->busconf), "%s/bus.conf", h->dir);
         snprintf(h->bussock, sizeof(h->bussock), "%s/bus.sock", h->dir);
         snprintf(h->busaddr, sizeof(h->busaddr), "unix:path=%s", h->bussock);
+        snprintf(h->logindlog, sizeof(h->logindlog), "%s/logind.log", h->dir);
         ck_assert_int_eq(mkdir(h->statedir, 0755), 0);
 }
 
@@ -187,6 +188,18 @@ static void start_daemon(struct harness *h, const char *user)
         h->daemon_pid = spawn(argv, h->daemonlog);
 }
 
+void harness_start_logind(struct harness *h)
+{
+        char out[400];
+        char *argv[] = { (char *) env_or("MOCK_LOGIND", TOP_BUILDDIR "/tests/mock-logind"), h->logindlog, NULL };
+
+        if (!h->bus_pid)
+                harness_start_bus(h, NULL);
+        snprintf(out, sizeof(out), "%s/logind.out", h->dir);
+        h->logind_pid = spawn(argv, out);
+        ck_assert_msg(harness_wait_file(h->logindlog, "ready", 1, 10000), "mock logind did not start (see %s)", out);
+}
+
 void harness_start_daemon(struct harness *h)
 {
         start_daemon(h, NULL);
@@ -315,6 +328,7 @@ void harness_cleanup(struct harness *h)
 
         stop(&h->daemon_pid, SIGTERM);
         stop(&h->sim_pid, SIGTERM);
+        stop(&h->logind_pid, SIGTERM);
         if (h->client)
                 sd_bus_flush_close_unref(h->client);
         h->client = NULL;

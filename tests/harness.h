@@ -18,8 +18,9 @@ struct harness {
         char statedir[320];
         char busconf[320];      /* private "system" bus config */
         char bussock[320];
-        char busaddr[360];      /* DBUS_SYSTEM_BUS_ADDRESS for the daemon and the test's clients */
-        pid_t sim_pid, daemon_pid, bus_pid;
+        char busaddr[360];
+        char logindlog[320];    /* mock logind's record of Inhibit calls and releases */      /* DBUS_SYSTEM_BUS_ADDRESS for the daemon and the test's clients */
+        pid_t sim_pid, daemon_pid, bus_pid, logind_pid;
         void *client;           /* sd_bus * of harness_bus() */
         const char *log_level;  /* for the daemon; NULL = debug */
         unsigned fota_timeout_s; /* [fota] timeout_s written by harness_write_config; 0 = 5 */
@@ -33,6 +34,8 @@ void harness_write_config(struct harness *h, const char *extra_ini);
 /* Start a private dbus-daemon acting as the system bus; policy_include: an extra <include> file
  * (e.g. dbus/org.bc26d.conf) and then a restrictive default, or NULL for an allow-all bus. */
 void harness_start_bus(struct harness *h, const char *policy_include);
+/* Start the mock logind (tests/mock-logind) on the private bus; its log is h->logindlog. */
+void harness_start_logind(struct harness *h);
 /* Starts the private bus first if none runs. */
 void harness_start_daemon(struct harness *h);
 /* The same, run as user (setpriv: real and effective uid/gid and the user's groups); the caller

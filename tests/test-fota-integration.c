@@ -297,6 +297,64 @@ START_TEST(test_downlink_after_upgrade)
 }
 END_TEST
 
+/* Host power: while the phase is not idle, two logind block locks (shutdown, sleep: one what
+ * each), released at idle; bc26ctl status shows them. */
+START_TEST(test_inhibitor_locks)
+{
+        struct harness h;
+        char cmd[1024], out[400];
+
+        harness_init(&h);
+        harness_start_logind(&h);
+        start_ready(&h, NULL, NULL);
+        harness_sim(&h, "urc +QIND: \"FOTA\",\"COAPSTART\"");
+        ck_assert(harness_wait_file(h.logindlog, "inhibit what=shutdown who=bc26d mode=block why=BC26 firmware upgrade "
+                                    "in progress - do not power off", 1, WAIT_MS));
+        ck_assert(harness_wait_file(h.logindlog, "inhibit what=sleep who=bc26d mode=block", 1, WAIT_MS));
+        ck_assert_int_eq(harness_count_file(h.logindlog, "inhibit what="), 2);
+        ck_assert_int_eq(harness_count_file(h.logindlog, "release"), 0);
+
+        snprintf(out, sizeof(out), "%s/status.txt", h.dir);
+        snprintf(cmd, sizeof(cmd), "DBUS_SYSTEM_BUS_ADDRESS='%s' '%s' status >'%s' 2>&1", h.busaddr,
+                 getenv("BC26CTL_BIN") ? getenv("BC26CTL_BIN") : TOP_BUILDDIR "/bc26ctl", out);
+        ck_assert_int_eq(system(cmd), 0);
+        ck_assert_msg(harness_count_file(out, "shutdown") >= 1 && harness_count_file(out, "block") >= 1,
+                      "bc26ctl status does not show the lock");
+
+        harness_sim(&h, "urc +QIND: \"FOTA\",\"COAPEND\",5");
+        ck_assert(harness_wait_file(h.logindlog, "release what=shutdown", 1, WAIT_MS));
+        ck_assert(harness_wait_file(h.logindlog, "release what=sleep", 1, WAIT_MS));
+
+        /* Again, then a timeout result: released too. */
+        harness_sim(&h, "urc +QIND: \"FOTA\",\"COAPSTART\"");
+        ck_assert(harness_wait_file(h.logindlog, "inhibit what=", 4, WAIT_MS));
+        ck_assert(harness_wait_prop(&h, FOTA, "LastResult", "timeout", 30000));
+        ck_assert(harness_wait_file(h.logindlog, "release what=", 4, WAIT_MS));
+
+        /* And on shutdown in the middle of an upgrade. */
+        harness_sim(&h, "urc +QIND: \"FOTA\",\"START\"");
+        ck_assert(harness_wait_file(h.logindlog, "inhibit what=", 6, WAIT_MS));
+        ck_assert_int_eq(harness_stop_daemon(&h), 0);
+        ck_assert(harness_wait_file(h.logindlog, "release what=", 6, WAIT_MS));
+        ck_assert_int_eq(harness_count_file(h.logindlog, "what=shutdown:sleep"), 0);
+        harness_cleanup(&h);
+}
+END_TEST
+
+/* Without logind on the bus the upgrade still runs; the daemon logs it and carries on. */
+START_TEST(test_no_logind)
+{
+        struct harness h;
+
+        harness_init(&h);
+        start_ready(&h, NULL, NULL);
+        harness_sim(&h, "play coapend-fail");
+        ck_assert(harness_wait_prop(&h, FOTA, "LastResult", "download-failed", WAIT_MS));
+        ck_assert(harness_wait_file(h.daemonlog, "logind is not available", 1, WAIT_MS));
+        harness_cleanup(&h);
+}
+END_TEST
+
 static Suite *fota_suite(void)
 {
         Suite *s = suite_create("fota-integration");
@@ -313,6 +371,8 @@ static Suite *fota_suite(void)
         tcase_add_test(tc, test_sigkill_during_updating);
         tcase_add_test(tc, test_corrupt_state_file);
         tcase_add_test(tc, test_downlink_after_upgrade);
+        tcase_add_test(tc, test_inhibitor_locks);
+        tcase_add_test(tc, test_no_logind);
         suite_add_tcase(s, tc);
         return s;
 }
