@@ -6,7 +6,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 DEPS="build-essential autoconf automake autoconf-archive libtool pkg-config \
 libevent-dev libserialport-dev libsystemd-dev libinih-dev check libgpiod-dev \
-python3 dbus"
+python3 dbus groff-base systemd"
 
 missing=""
 for p in $DEPS; do

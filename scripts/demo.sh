@@ -1,18 +1,22 @@
 #!/bin/bash
 # demo.sh - README command 1: build bc26d if needed and run it against the simulated BC26 on a
-# pseudo-terminal, with no hardware. Plays a short story and exits by itself.
+# pseudo-terminal and a private D-Bus (never the system's), with no hardware. Plays the whole
+# story (register, send, a firmware upgrade, data refused meanwhile, data again) and exits.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/bootstrap.sh"
+build="$top/build"
 
 work=$(mktemp -d /tmp/bc26d-demo.XXXXXX)
-sim_pid=""; daemon_pid=""
+pids=()
 cleanup() {
-        [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
-        [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null || true
+        for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+        wait 2>/dev/null || true
         rm -rf "$work"
 }
 trap cleanup EXIT
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 sim() {         # one request to the simulator's control socket
         python3 - "$work/sim.sock" "$*" <<'PY'
@@ -20,23 +24,43 @@ import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
 s.sendall((sys.argv[2] + "\n").encode())
-print("  [simulator] " + sys.argv[2] + " -> " + s.makefile().readline().strip())
+print("   [simulated module] " + sys.argv[2] + " -> " + s.makefile().readline().strip())
 PY
 }
 
-wait_log() {    # wait_log TEXT COUNT: until the daemon has logged TEXT COUNT times (30 s at most)
+prop() { timeout 10 "$build/bc26ctl" status --json | python3 -c "import json,sys; d=json.load(sys.stdin); print(d['$1']['$2'])"; }
+
+wait_prop() {   # wait_prop IFACE PROP VALUE (30 s at most)
         for _ in $(seq 300); do
-                [ "$(grep -c -- "$1" "$work/daemon.log" || true)" -ge "$2" ] && return 0
+                [ "$(prop "$1" "$2" 2>/dev/null || true)" = "$3" ] && return 0
+                kill -0 "$daemon_pid" 2>/dev/null || { echo "demo: bc26d stopped; its log:" >&2; cat "$work/daemon.log" >&2; exit 1; }
                 sleep 0.1
         done
-        echo "demo: timed out waiting for '$1'" >&2; exit 1
+        echo "demo: timed out waiting for $1.$2 = $3" >&2; exit 1
 }
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# A private bus acting as the system bus.
+cat >"$work/bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$work/bus.sock</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/><allow own="*"/>
+    <allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/>
+  </policy>
+</busconfig>
+CONF
+dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile --nosyslog 2>/dev/null &
+pids+=($!)
+for _ in $(seq 100); do [ -S "$work/bus.sock" ] && break; sleep 0.1; done
+export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$work/bus.sock"
 
 python3 "$top/tests/bc26sim.py" --link "$work/tty" --control "$work/sim.sock" --log "$work/sim.log" \
-        --line-delay 0.02 >"$work/sim.out" 2>&1 &
-sim_pid=$!
+        --connect-delay 0.5 --send-delay 0.3 >"$work/sim.out" 2>&1 &
+pids+=($!)
 for _ in $(seq 100); do [ -S "$work/sim.sock" ] && break; sleep 0.1; done
 
 cat >"$work/bc26d.conf" <<CONF
@@ -45,25 +69,42 @@ device=$work/tty
 [modem]
 boot_timeout_s=3
 probe_interval_s=0
+[fota]
+timeout_s=60
 CONF
 
-say "Starting bc26d against a simulated BC26 ($work/tty)"
-"$top/build/bc26d" --config "$work/bc26d.conf" --state-dir "$work" --log-level info \
-        > >(tee "$work/daemon.log") 2>&1 &
+say "Starting bc26d against a simulated BC26 on $work/tty (log: $work/daemon.log)"
+"$build/bc26d" --config "$work/bc26d.conf" --state-dir "$work" --log-level info >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
-wait_log "Module initialised" 1
+pids+=($daemon_pid)
+"$build/bc26ctl" monitor 2>/dev/null | sed 's/^/   [bc26ctl monitor] /' &
+pids+=($!)
+wait_prop Modem1 State ready
 
-say "The module reboots on its own: bc26d notices once and initialises it again"
-sim play reboot
-wait_log "Module initialised" 2
+say "Registered to the platform; bc26ctl status:"
+"$build/bc26ctl" status | sed 's/^/   /'
 
-say "The USB-serial adapter is unplugged for 2 s: bc26d reopens the tty when it is back"
-sim unplug 2
-wait_log "Module initialised" 3
+say "An application sends 2 bytes on 19/0/0 (bc26ctl send 19/0/0 0102): returns after SEND OK"
+"$build/bc26ctl" send 19/0/0 0102 && echo "   -> sent"
 
-say "What the module received (simulator's log):"
-sed 's/^/  /' "$work/sim.log" | tail -n 20
+say "The platform starts a firmware upgrade (the guide's transcript, sped up)"
+sim play dfota 0.03
+wait_prop Modem1 State upgrading
 
-say "Stopping bc26d (SIGTERM)"
-kill "$daemon_pid"; wait "$daemon_pid" || true; daemon_pid=""
+say "An application tries to send during the upgrade: refused, nothing reaches the module"
+"$build/bc26ctl" send 19/0/0 0A0B || echo "   -> refused (exit $?)"
+
+wait_prop Fota1 LastResult success
+wait_prop Modem1 State ready
+sleep 0.3
+say "Upgrade finished and reported; data flows again"
+"$build/bc26ctl" send 19/0/0 0C0D && echo "   -> sent"
+
+say "What the module received (the simulator's log; nothing between COAPSTART and END):"
+sed -n '/COAPSTART/,$p' "$work/sim.log" | grep -v '"UPDATING"' | sed 's/^/   /' | head -n 40
+
+say "Upgrade history in the daemon's log (journal MESSAGE_IDs under systemd):"
+grep -E "upgrade|phase" "$work/daemon.log" | sed 's/^/   /' | head -n 20
+kill "$daemon_pid"; wait "$daemon_pid" 2>/dev/null || true
+echo
 echo "Demo finished."

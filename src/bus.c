@@ -291,9 +291,8 @@ int bus_request_name(struct bus *b)
 
                 if (r == -EACCES || r == -EPERM)
                         log_error("The system bus refused to let user %s own the name %s: the D-Bus policy "
-                                  "(/usr/share/dbus-1/system.d/org.bc26d.conf) allows only users bc26d and root; "
-                                  "install it or run bc26d as the bc26d user",
-                                  pw ? pw->pw_name : "(unknown)", BUS_NAME);
+                                  "(%s) allows only users bc26d and root; install it or run bc26d as the bc26d user",
+                                  pw ? pw->pw_name : "(unknown)", BUS_NAME, BC26_DBUS_POLICY_FILE);
                 else if (r == -EEXIST || r == -EALREADY)
                         log_error("Another process already owns %s on the system bus: is bc26d already running?",
                                   BUS_NAME);

@@ -46,6 +46,8 @@ struct manager {
         struct service *service;
         struct event *ev_start;
         int exit_error;                 /* negative errno that stopped the loop */
+        uint64_t deadline_boottime;     /* the FOTA deadline last converted for display... */
+        uint64_t deadline_realtime;     /* ...and its wall-clock value, converted once */
 };
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -92,10 +94,24 @@ static const char *state_string(const struct manager *m)
         return "initializing";
 }
 
-static void snapshot(const struct manager *m, struct bus_snapshot *s)
+/* Convert once per deadline: converting on every event would make the wall-clock value jitter
+ * by microseconds and emit a PropertiesChanged each time. */
+static uint64_t deadline_realtime(struct manager *m)
+{
+        uint64_t d = fota_next_deadline(&m->fota);
+
+        if (d == UINT64_MAX)
+                return 0;
+        if (d != m->deadline_boottime) {
+                m->deadline_boottime = d;
+                m->deadline_realtime = clock_boottime_to_realtime(d);
+        }
+        return m->deadline_realtime;
+}
+
+static void snapshot(struct manager *m, struct bus_snapshot *s)
 {
         const struct modem_identity *id = modem_get_identity(m->modem);
-        uint64_t deadline = fota_next_deadline(&m->fota);
 
         memset(s, 0, sizeof(*s));
         snprintf(s->state, sizeof(s->state), "%s", state_string(m));
@@ -108,7 +124,7 @@ static void snapshot(const struct manager *m, struct bus_snapshot *s)
         snprintf(s->endpoint, sizeof(s->endpoint), "%s", lwm2m_endpoint(m->lwm2m));
         snprintf(s->phase, sizeof(s->phase), "%s", fota_phase_to_string(m->fota.st.phase));
         s->progress = m->fota.st.progress;
-        s->deadline = deadline == UINT64_MAX ? 0 : clock_boottime_to_realtime(deadline);
+        s->deadline = deadline_realtime(m);
         snprintf(s->last_result, sizeof(s->last_result), "%s", fota_result_to_string(m->fota.st.last_result));
         s->last_result_code = m->fota.st.last_code;
 }

@@ -529,8 +529,7 @@ void modem_on_reboot(struct modem *m, uint64_t now)
                 m->ladder = LADDER_OFF;
                 m->ladder_backoff = 0;
         } else if (m->gate != AT_GATE_OPEN) {
-                cause = MODEM_REBOOT_UPGRADE;
-                log_info("Module restarted during the firmware upgrade (expected)");
+                cause = MODEM_REBOOT_UPGRADE;   /* expected: the update reboots it once or twice */
         } else {
                 cause = MODEM_REBOOT_UNEXPECTED;
                 log_warning("Module rebooted unexpectedly; initialising it again");
