@@ -156,6 +156,21 @@ void harness_start_bus(struct harness *h, const char *policy_include)
         ck_abort_msg("the private dbus-daemon did not come up (see %s)", out);
 }
 
+const char *harness_public_copy(struct harness *h, const char *path)
+{
+        static char copy[2][400];
+        static int which;
+        char cmd[1024];
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+
+        /* Another user may not be able to reach the build tree (a CI clone under a 0700 dir). */
+        which ^= 1;
+        snprintf(copy[which], sizeof(copy[which]), "%s/%s", h->dir, base);
+        snprintf(cmd, sizeof(cmd), "install -m 0755 '%s' '%s'", path, copy[which]);
+        ck_assert_msg(system(cmd) == 0, "cannot copy %s", path);
+        return copy[which];
+}
+
 static void start_daemon(struct harness *h, const char *user)
 {
         char *argv[16];
@@ -177,6 +192,8 @@ static void start_daemon(struct harness *h, const char *user)
                 argv[n++] = (char *) "--";
         }
         argv[n++] = (char *) env_or("BC26D_BIN", TOP_BUILDDIR "/bc26d");
+        if (user)
+                argv[n - 1] = (char *) harness_public_copy(h, argv[n - 1]);
         argv[n++] = (char *) "--config";
         argv[n++] = h->conf;
         argv[n++] = (char *) "--state-dir";

@@ -36,6 +36,8 @@ void harness_write_config(struct harness *h, const char *extra_ini);
 void harness_start_bus(struct harness *h, const char *policy_include);
 /* Start the mock logind (tests/mock-logind) on the private bus; its log is h->logindlog. */
 void harness_start_logind(struct harness *h);
+/* Copy an executable into the (0755) test dir so that another user can run it; returns the copy. */
+const char *harness_public_copy(struct harness *h, const char *path);
 /* Starts the private bus first if none runs. */
 void harness_start_daemon(struct harness *h);
 /* The same, run as user (setpriv: real and effective uid/gid and the user's groups); the caller

@@ -1057,7 +1057,7 @@ static const char *as_user(struct harness *h, const char *user, const char *what
 /* bc26ctl run as user through runuser; its exit status. */
 static int ctl_as(struct harness *h, const char *user, const char *args)
 {
-        const char *ctl = getenv("BC26CTL_BIN") ? getenv("BC26CTL_BIN") : TOP_BUILDDIR "/bc26ctl";
+        const char *ctl = harness_public_copy(h, getenv("BC26CTL_BIN") ? getenv("BC26CTL_BIN") : TOP_BUILDDIR "/bc26ctl");
         char cmd[1024];
         int r;
 
