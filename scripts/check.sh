@@ -6,8 +6,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top/build"
 if ! make -j"$(nproc)" check; then
         for f in tests/*.log; do
-                grep -q '^FAIL\|^ERROR' "${f%.log}.trs" 2>/dev/null && { echo "==== $f"; tail -n 60 "$f"; }
+                grep -q ':test-result: \(FAIL\|ERROR\)' "${f%.log}.trs" 2>/dev/null && { echo "==== $f"; tail -n 60 "$f"; }
         done
         exit 1
 fi
-cat test-suite.log | head -n 20
+pass=$(sed -n 's/^# PASS: *//p' test-suite.log)
+fail=$(sed -n 's/^# FAIL: *//p' test-suite.log)
+echo "$pass passed, $fail failed"
+
