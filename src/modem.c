@@ -313,6 +313,13 @@ static void init_done(void *ud, const struct at_response *r)
                                     at_cmd_spec(init_steps[step].cmd)->prefix);
                 break;
         case AT_STATUS_TIMEOUT:
+                if (step >= INIT_QSCLK) {
+                        /* The module answers (echo off and numeric errors are set): a command it
+                         * does not answer is a gap in its firmware, not a dead module. */
+                        log_warning("Module did not answer %s during initialisation; continuing without it",
+                                    at_cmd_spec(init_steps[step].cmd)->prefix);
+                        break;
+                }
                 if (++m->init_failures >= INIT_FAILURES_MAX) {
                         m->init_failures = 0;
                         unresponsive(m, "the module stopped answering during initialisation", r->now);
