@@ -536,9 +536,9 @@ static void restore_fota(struct manager *m, uint64_t now)
                 return;
         }
         if (r < 0) {
-                log_error("The DFOTA state file in %s is unusable (%s%s%s): starting in upgrade protection "
+                log_error("The DFOTA state file in %s is unusable (%s): starting in upgrade protection "
                           "(downloading, fresh %u s window) rather than risk talking to an upgrading module",
-                          m->state_dir, why[0] ? why : strerror(-r), why[0] ? "" : "", "", m->cfg.timeout_s);
+                          m->state_dir, why[0] ? why : strerror(-r), m->cfg.timeout_s);
                 fota_start_cautious(&m->fota, &fc, now, &out);
         } else {
                 bool same_boot = strcmp(rec.boot_id, m->boot_id) == 0;
