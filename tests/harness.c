@@ -540,3 +540,37 @@ void harness_events_stop(struct harness_events *e)
         sd_bus_flush_close_unref(e->bus);
         memset(e, 0, sizeof(*e));
 }
+
+void harness_start_ready(struct harness *h, const char *sim_args, const char *extra_ini)
+{
+        harness_start_sim(h, sim_args);
+        harness_write_config(h, extra_ini);
+        harness_start_daemon(h);
+        ck_assert_msg(harness_wait_prop(h, "org.bc26d.Modem1", "State", "ready", 20000),
+                      "daemon never ready: State=%s", harness_prop(h, "org.bc26d.Modem1", "State"));
+}
+
+int harness_commands_between(struct harness *h, const char *from, const char *to, char *buf, size_t size)
+{
+        char *log = harness_read_file(h->simlog);
+        char *p = strstr(log, from), *end;
+        int n = 0;
+
+        buf[0] = '\0';
+        ck_assert_msg(p, "'%s' not in the simulator log", from);
+        p = strchr(p, '\n');
+        end = to && p ? strstr(p, to) : NULL;
+        if (end)
+                *end = '\0';
+        for (char *line = p ? strtok(p + 1, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+                if (line[0] == '#')
+                        continue;
+                n++;
+                if (strlen(buf) + strlen(line) + 2 < size) {
+                        strcat(buf, line);
+                        strcat(buf, "\n");
+                }
+        }
+        free(log);
+        return n;
+}

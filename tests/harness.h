@@ -43,6 +43,12 @@ void harness_start_daemon(struct harness *h);
 /* The same, run as user (setpriv: real and effective uid/gid and the user's groups); the caller
  * makes the tty, the state dir and the temp dir accessible to that user. */
 void harness_start_daemon_as(struct harness *h, const char *user);
+/* Simulator, config (plus extra INI), daemon; wait until State is "ready". */
+void harness_start_ready(struct harness *h, const char *sim_args, const char *extra_ini);
+/* Commands (not "# events") the module received after the first simulator log line containing
+ * from and before the first later one containing to (NULL: end of log); newline separated in buf.
+ * Returns how many. */
+int harness_commands_between(struct harness *h, const char *from, const char *to, char *buf, size_t size);
 /* Send one control request to the simulator; returns its reply line (static buffer). */
 const char *harness_sim(struct harness *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Wait until file contains needle at least count times; false on timeout. */

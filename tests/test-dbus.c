@@ -48,42 +48,6 @@ static void msleep(int ms)
         nanosleep(&ts, NULL);
 }
 
-static void start_ready(struct harness *h, const char *sim_args, const char *extra_ini)
-{
-        harness_start_sim(h, sim_args);
-        harness_write_config(h, extra_ini);
-        harness_start_daemon(h);
-        ck_assert_msg(harness_wait_prop(h, MODEM, "State", "ready", WAIT_MS), "daemon never ready: State=%s",
-                      harness_prop(h, MODEM, "State"));
-}
-
-/* Commands (not "# events") the module received after the first log line containing from and
- * before the first later one containing to (to NULL: end of log); newline separated in buf. */
-static int commands_between(struct harness *h, const char *from, const char *to, char *buf, size_t size)
-{
-        char *log = harness_read_file(h->simlog);
-        char *p = strstr(log, from), *end;
-        int n = 0;
-
-        buf[0] = '\0';
-        ck_assert_msg(p, "'%s' not in the simulator log", from);
-        p = strchr(p, '\n');
-        end = to && p ? strstr(p, to) : NULL;
-        if (end)
-                *end = '\0';
-        for (char *line = p ? strtok(p + 1, "\n") : NULL; line; line = strtok(NULL, "\n")) {
-                if (line[0] == '#')
-                        continue;
-                n++;
-                if (strlen(buf) + strlen(line) + 2 < size) {
-                        strcat(buf, line);
-                        strcat(buf, "\n");
-                }
-        }
-        free(log);
-        return n;
-}
-
 /* Commands the module received (its log's "<time> <command>" lines, not "# events") equal to cmd,
  * or starting with it when prefix. */
 static int count_commands(struct harness *h, const char *cmd, bool prefix)
@@ -238,7 +202,7 @@ START_TEST(test_send_success_after_send_ok)
         struct call c;
 
         harness_init(&h);
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         harness_sim(&h, "hold-send on");
         start_send(&h, &c, 19, 0, 0, payload, sizeof(payload));
         ck_assert_msg(wait_commands(&h, "AT+QLWDATASEND=19,0,0,2,0102,0x0100", 1, WAIT_MS),
@@ -282,7 +246,7 @@ START_TEST(test_refused_in_each_phase)
 
         harness_init(&h);
         h.fota_timeout_s = 60;          /* no table-2 reset while the test walks the phases */
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
 
         harness_sim(&h, "urc +QIND: \"FOTA\",\"COAPSTART\"");
         assert_refused_while_upgrading(&h, "downloading");
@@ -292,7 +256,7 @@ START_TEST(test_refused_in_each_phase)
         assert_refused_while_upgrading(&h, "updating");
         /* Give a wrongly queued command the time to leave before the module prints END. */
         msleep(300);
-        ck_assert_msg(commands_between(&h, "\"COAPSTART\"", "\"END\"", between, sizeof(between)) == 0,
+        ck_assert_msg(harness_commands_between(&h, "\"COAPSTART\"", "\"END\"", between, sizeof(between)) == 0,
                       "the module received commands while downloading/downloaded/updating:\n%s", between);
 
         /* Reporting: the re-registration hangs at QLWOPEN (no CONNECT OK), so the phase stays. */
@@ -301,7 +265,7 @@ START_TEST(test_refused_in_each_phase)
         assert_refused_while_upgrading(&h, "reporting");
         ck_assert(wait_commands(&h, "AT+QLWOPEN=1", 2, WAIT_MS));
         msleep(300);
-        commands_between(&h, "\"END\"", NULL, between, sizeof(between));
+        harness_commands_between(&h, "\"END\"", NULL, between, sizeof(between));
         ck_assert_msg(!strstr(between, "QLWDATASEND") && !strstr(between, "AT+QRST"),
                       "data or a reset reached the module in reporting:\n%s", between);
         ck_assert_str_eq(harness_prop(&h, FOTA, "Phase"), "reporting");
@@ -320,7 +284,7 @@ START_TEST(test_queued_send_refused_when_upgrade_starts)
 
         harness_init(&h);
         h.fota_timeout_s = 60;
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         harness_sim(&h, "hold-send on");
         start_send(&h, &c[0], 19, 0, 0, one, sizeof(one));
         ck_assert(wait_commands(&h, "AT+QLWDATASEND=19,0,0,1,01,0x0100", 1, WAIT_MS));
@@ -362,7 +326,7 @@ START_TEST(test_invalid_args)
         struct call ok;
 
         harness_init(&h);
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         for (size_t i = 0; i < sizeof(bad_args) / sizeof(bad_args[0]); i++) {
                 const struct bad_args *t = &bad_args[i];
 
@@ -423,7 +387,7 @@ START_TEST(test_queue_full)
         const char *a, *b, *d;
 
         harness_init(&h);
-        start_ready(&h, NULL, "[lwm2m]\nsend_queue=3\n");
+        harness_start_ready(&h, NULL, "[lwm2m]\nsend_queue=3\n");
         harness_sim(&h, "hold-send on");
         for (size_t i = 0; i < 4; i++)
                 start_send(&h, &c[i], 19, 0, 0, payloads[i], 1);
@@ -468,7 +432,7 @@ START_TEST(test_send_failed)
         struct call c;
 
         harness_init(&h);
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         harness_sim(&h, "%s", t->sim);
         send_sync(&h, &c, 19, 0, 0, payload, sizeof(payload));
         assert_error(&c, ERR_SEND_FAILED, t->sim);
@@ -493,7 +457,7 @@ START_TEST(test_reset_idle)
         int left;
 
         harness_init(&h);
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         harness_events_start(&h, &e);
         reset_sync(&h, &c);
         assert_success(&c, "Reset()");
@@ -529,7 +493,7 @@ START_TEST(test_reset_silent_ladder)
         int at = -1, reads = 0;
 
         harness_init(&h);
-        start_ready(&h, NULL, GPIO_INI);
+        harness_start_ready(&h, NULL, GPIO_INI);
         harness_events_start(&h, &e);
         harness_sim(&h, "silent on");
         reset_sync(&h, &c);
@@ -587,7 +551,7 @@ START_TEST(test_property_values)
 
         harness_init(&h);
         h.log_level = "info";           /* what a default install logs */
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         for (size_t i = 0; i < sizeof(prop_values) / sizeof(prop_values[0]); i++) {
                 const struct prop_value *p = &prop_values[i];
 
@@ -608,7 +572,7 @@ START_TEST(test_data_received)
         struct harness_events e;
 
         harness_init(&h);
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         harness_events_start(&h, &e);
         harness_sim(&h, "downlink 19 1 0 0A0B");
         ck_assert_msg(harness_events_wait(&e, "DataReceived 19 1 0 0A0B", WAIT_MS), "no DataReceived 19 1 0 0A0B");
@@ -931,7 +895,7 @@ START_TEST(test_introspection_matches_xml)
         ck_assert_ptr_nonnull(daemon_api);
         ck_assert_ptr_nonnull(xml_api);
         harness_init(&h);
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         r = sd_bus_call_method(harness_bus(&h), "org.bc26d", "/org/bc26d/Modem", "org.freedesktop.DBus.Introspectable",
                                "Introspect", &err, &reply, "");
         ck_assert_msg(r >= 0, "Introspect failed: %s", err.message ? err.message : strerror(-r));

@@ -17,42 +17,6 @@
 #define MODEM "org.bc26d.Modem1"
 #define LWM2M "org.bc26d.Lwm2m1"
 
-static void start_ready(struct harness *h, const char *sim_args, const char *extra_ini)
-{
-        harness_start_sim(h, sim_args);
-        harness_write_config(h, extra_ini);
-        harness_start_daemon(h);
-        ck_assert_msg(harness_wait_prop(h, MODEM, "State", "ready", WAIT_MS), "daemon never ready: State=%s",
-                      harness_prop(h, MODEM, "State"));
-}
-
-/* Commands the module received between the first log line containing from and the first after it
- * containing to (to NULL: end of log). Returns the count; fills buf with them, newline separated. */
-static int commands_between(struct harness *h, const char *from, const char *to, char *buf, size_t size)
-{
-        char *log = harness_read_file(h->simlog);
-        char *p = strstr(log, from), *end;
-        int n = 0;
-
-        buf[0] = '\0';
-        ck_assert_msg(p, "'%s' not in the simulator log", from);
-        p = strchr(p, '\n');
-        end = to && p ? strstr(p, to) : NULL;
-        if (end)
-                *end = '\0';
-        for (char *line = p ? strtok(p + 1, "\n") : NULL; line; line = strtok(NULL, "\n")) {
-                if (line[0] == '#')
-                        continue;
-                n++;
-                if (strlen(buf) + strlen(line) + 2 < size) {
-                        strcat(buf, line);
-                        strcat(buf, "\n");
-                }
-        }
-        free(log);
-        return n;
-}
-
 START_TEST(test_guide_transcript)
 {
         struct harness h;
@@ -66,9 +30,9 @@ START_TEST(test_guide_transcript)
         int at = 0;
 
         harness_init(&h);
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         /* The registration as in the guide, in order. */
-        ck_assert_int_eq(commands_between(&h, "# start", NULL, between, sizeof(between)) > 0, 1);
+        ck_assert_int_eq(harness_commands_between(&h, "# start", NULL, between, sizeof(between)) > 0, 1);
         ck_assert_ptr_nonnull(strstr(between, "AT+QLWSERV=\"180.101.147.115\",5683\n"));
         ck_assert_ptr_nonnull(strstr(between, "AT+QLWCONF=\"866971030399922\"\n"));
         ck_assert_ptr_nonnull(strstr(between, "AT+QLWADDOBJ=19,0,0,\"0\"\n"));
@@ -92,9 +56,9 @@ START_TEST(test_guide_transcript)
         ck_assert_str_eq(harness_prop(&h, FOTA, "LastResultCode"), "0");
         ck_assert_str_eq(harness_prop(&h, FOTA, "Deadline"), "0");
         /* Zero bytes to the module from COAPSTART to END. */
-        ck_assert_int_eq(commands_between(&h, "\"COAPSTART\"", "\"END\"", between, sizeof(between)), 0);
+        ck_assert_int_eq(harness_commands_between(&h, "\"COAPSTART\"", "\"END\"", between, sizeof(between)), 0);
         /* After END: re-registration so the platform learns the result. */
-        commands_between(&h, "\"END\"", NULL, between, sizeof(between));
+        harness_commands_between(&h, "\"END\"", NULL, between, sizeof(between));
         ck_assert_msg(strstr(between, "AT+QLWSERV=") && strstr(between, "AT+QLWOPEN=1"), "no re-registration:\n%s",
                       between);
         ck_assert(harness_wait_prop(&h, MODEM, "State", "ready", WAIT_MS));
@@ -109,12 +73,12 @@ START_TEST(test_download_failed)
         char between[4096];
 
         harness_init(&h);
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         harness_sim(&h, "play coapend-fail");
         ck_assert(harness_wait_prop(&h, FOTA, "LastResult", "download-failed", WAIT_MS));
         ck_assert_str_eq(harness_prop(&h, FOTA, "LastResultCode"), "5");
         ck_assert_str_eq(harness_prop(&h, FOTA, "Phase"), "idle");
-        ck_assert_int_eq(commands_between(&h, "\"COAPSTART\"", "\"COAPEND\"", between, sizeof(between)), 0);
+        ck_assert_int_eq(harness_commands_between(&h, "\"COAPSTART\"", "\"COAPEND\"", between, sizeof(between)), 0);
         ck_assert(harness_wait_prop(&h, MODEM, "State", "ready", WAIT_MS));
         harness_cleanup(&h);
 }
@@ -126,12 +90,12 @@ START_TEST(test_update_failed)
         char between[4096];
 
         harness_init(&h);
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         harness_sim(&h, "play end-fail 0.005");
         ck_assert(harness_wait_prop(&h, FOTA, "LastResult", "update-failed", WAIT_MS));
         ck_assert_str_eq(harness_prop(&h, FOTA, "LastResultCode"), "3");
-        ck_assert_int_eq(commands_between(&h, "\"COAPSTART\"", "\"END\"", between, sizeof(between)), 0);
-        commands_between(&h, "\"END\"", NULL, between, sizeof(between));
+        ck_assert_int_eq(harness_commands_between(&h, "\"COAPSTART\"", "\"END\"", between, sizeof(between)), 0);
+        harness_commands_between(&h, "\"END\"", NULL, between, sizeof(between));
         ck_assert_msg(strstr(between, "AT+QLWOPEN=1"), "no re-registration after END,3:\n%s", between);
         harness_cleanup(&h);
 }
@@ -145,7 +109,7 @@ START_TEST(test_stall_downloading)
         char between[4096];
 
         harness_init(&h);
-        start_ready(&h, NULL, "[gpio]\nchip=fake\nreset_line=0\npwrkey_line=1\n");
+        harness_start_ready(&h, NULL, "[gpio]\nchip=fake\nreset_line=0\npwrkey_line=1\n");
         /* harness config has timeout_s=5 under [fota]; download_max_s = 2 x timeout = 10 s */
         harness_sim(&h, "play stall-downloading");
         ck_assert(harness_wait_prop(&h, FOTA, "Phase", "downloading", WAIT_MS));
@@ -154,7 +118,7 @@ START_TEST(test_stall_downloading)
         ck_assert_str_eq(harness_prop(&h, FOTA, "Phase"), "idle");
         /* Nothing written during the download or at the give-up (the module is left alone; only
          * the gate opens), and never a reset. */
-        ck_assert_int_eq(commands_between(&h, "\"COAPSTART\"", NULL, between, sizeof(between)), 0);
+        ck_assert_int_eq(harness_commands_between(&h, "\"COAPSTART\"", NULL, between, sizeof(between)), 0);
         ck_assert_int_eq(harness_count_file(h.gpiolog, "active"), 0);
         harness_cleanup(&h);
 }
@@ -167,12 +131,12 @@ START_TEST(test_stall_downloaded)
         char between[4096];
 
         harness_init(&h);
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         harness_sim(&h, "play stall-downloaded");
         ck_assert(harness_wait_prop(&h, FOTA, "Phase", "downloaded", WAIT_MS));
         /* After the window: exactly one AT+QRST=1; the simulated module then finishes the update. */
         ck_assert(harness_wait_prop(&h, FOTA, "LastResult", "success", WAIT_MS));
-        ck_assert_int_eq(commands_between(&h, "\"COAPSTART\"", "\"END\"", between, sizeof(between)), 1);
+        ck_assert_int_eq(harness_commands_between(&h, "\"COAPSTART\"", "\"END\"", between, sizeof(between)), 1);
         ck_assert_ptr_nonnull(strstr(between, " AT+QRST=1\n"));
         harness_cleanup(&h);
 }
@@ -185,14 +149,14 @@ START_TEST(test_stall_updating)
         char between[4096];
 
         harness_init(&h);
-        start_ready(&h, NULL, "[gpio]\nchip=fake\nreset_line=0\npwrkey_line=1\nreset_pulse_ms=50\n");
+        harness_start_ready(&h, NULL, "[gpio]\nchip=fake\nreset_line=0\npwrkey_line=1\nreset_pulse_ms=50\n");
         harness_sim(&h, "play stall-updating 0.005");
         ck_assert(harness_wait_prop(&h, FOTA, "Phase", "updating", WAIT_MS));
         ck_assert_msg(harness_wait_file(h.gpiolog, "reset inactive", 1, WAIT_MS), "no RESET_N pulse");
         harness_sim(&h, "reset");       /* the pulse reached the module */
         ck_assert(harness_wait_prop(&h, FOTA, "LastResult", "success", WAIT_MS));
         /* Between COAPSTART and END: only the table-2 AT reset. */
-        ck_assert_int_eq(commands_between(&h, "\"COAPSTART\"", "\"END\"", between, sizeof(between)), 1);
+        ck_assert_int_eq(harness_commands_between(&h, "\"COAPSTART\"", "\"END\"", between, sizeof(between)), 1);
         ck_assert_ptr_nonnull(strstr(between, " AT+QRST=1\n"));
         ck_assert_int_eq(harness_count_file(h.gpiolog, "pwrkey active"), 0);
         harness_cleanup(&h);
@@ -205,7 +169,7 @@ START_TEST(test_second_window_timeout)
         struct harness h;
 
         harness_init(&h);
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         harness_sim(&h, "fota-resume none");
         harness_sim(&h, "play stall-updating 0.005");
         ck_assert(harness_wait_prop(&h, FOTA, "Phase", "updating", WAIT_MS));
@@ -226,7 +190,7 @@ START_TEST(test_sigkill_during_updating)
 
         harness_init(&h);
         h.fota_timeout_s = 60;          /* the whole test runs inside the first window */
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         harness_sim(&h, "fota-resume none");
         harness_sim(&h, "play stall-updating 0.005");
         ck_assert(harness_wait_prop(&h, FOTA, "Phase", "updating", WAIT_MS));
@@ -249,7 +213,7 @@ START_TEST(test_sigkill_during_updating)
         /* Then the module finishes on its own. */
         harness_sim(&h, "urc +QIND: \"FOTA\",\"END\",0");
         ck_assert(harness_wait_prop(&h, FOTA, "LastResult", "success", WAIT_MS));
-        ck_assert_int_eq(commands_between(&h, "\"COAPSTART\"", "\"END\"", between, sizeof(between)), 0);
+        ck_assert_int_eq(harness_commands_between(&h, "\"COAPSTART\"", "\"END\"", between, sizeof(between)), 0);
         harness_cleanup(&h);
 }
 END_TEST
@@ -284,14 +248,14 @@ START_TEST(test_downlink_after_upgrade)
         char between[4096];
 
         harness_init(&h);
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         harness_events_start(&h, &e);
         harness_sim(&h, "urc +QIND: \"FOTA\",\"COAPSTART\"");
         ck_assert(harness_wait_prop(&h, FOTA, "Phase", "downloading", WAIT_MS));
         harness_sim(&h, "downlink 19 1 0 AABBCC");
         harness_sim(&h, "urc +QIND: \"FOTA\",\"COAPEND\",7");
         ck_assert(harness_events_wait(&e, "DataReceived 19 1 0 AABBCC", WAIT_MS));
-        ck_assert_int_eq(commands_between(&h, "\"COAPSTART\"", "\"COAPEND\"", between, sizeof(between)), 0);
+        ck_assert_int_eq(harness_commands_between(&h, "\"COAPSTART\"", "\"COAPEND\"", between, sizeof(between)), 0);
         harness_events_stop(&e);
         harness_cleanup(&h);
 }
@@ -306,7 +270,7 @@ START_TEST(test_inhibitor_locks)
 
         harness_init(&h);
         harness_start_logind(&h);
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         harness_sim(&h, "urc +QIND: \"FOTA\",\"COAPSTART\"");
         ck_assert(harness_wait_file(h.logindlog, "inhibit what=shutdown who=bc26d mode=block why=BC26 firmware upgrade "
                                     "in progress - do not power off", 1, WAIT_MS));
@@ -347,7 +311,7 @@ START_TEST(test_no_logind)
         struct harness h;
 
         harness_init(&h);
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         harness_sim(&h, "play coapend-fail");
         ck_assert(harness_wait_prop(&h, FOTA, "LastResult", "download-failed", WAIT_MS));
         ck_assert(harness_wait_file(h.daemonlog, "logind is not available", 1, WAIT_MS));
