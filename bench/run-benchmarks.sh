@@ -1,0 +1,370 @@
+#!/bin/sh
+# run-benchmarks.sh - bc26d's benchmarks, side by side with their floors in one run, as ratios;
+# prints a table and writes bench/RESULTS.md (BENCH_RESULTS=FILE to write elsewhere).
+# Run it through `make bench` (which builds bc26d and bench/*), or by hand from a build tree:
+#   BC26D_BIN=build/bc26d BENCH_DIR=build/bench BC26_SIM=tests/bc26sim.py sh bench/run-benchmarks.sh
+# Knobs: BENCH_IDLE_S (60), BENCH_SAMPLES (500), BENCH_STARTS (20), BENCH_PARSER_MB (64),
+# BENCH_NOTES (bench/NOTES.md: the hand-written analysis appended to RESULTS), BENCH_KEEP=1.
+# Needs strace (installed with apt-get when missing and run as root), busctl, dbus-daemon, python3.
+# Everything runs on private dbus-daemons and pseudo-terminals in a temp dir; nothing touches the
+# system bus. Benchmarks are measurements, never assertions: the exit status only says whether
+# every measurement could be taken.
+set -eu
+
+SRC_BENCH=$(cd "$(dirname "$0")" && pwd)
+: "${BC26D_BIN:?set BC26D_BIN to the bc26d binary}"
+: "${BENCH_DIR:?set BENCH_DIR to the directory holding bench-parser, bare-daemon, bench-latency}"
+BC26_SIM=${BC26_SIM:-$SRC_BENCH/../tests/bc26sim.py}
+PYTHON3=${PYTHON3:-python3}
+DBUS_DAEMON=${DBUS_DAEMON:-dbus-daemon}
+IDLE_S=${BENCH_IDLE_S:-60}
+SAMPLES=${BENCH_SAMPLES:-500}
+STARTS=${BENCH_STARTS:-20}
+PARSER_MB=${BENCH_PARSER_MB:-64}
+RESULTS=${BENCH_RESULTS:-$SRC_BENCH/RESULTS.md}
+BENCH_NOTES=${BENCH_NOTES:-$SRC_BENCH/NOTES.md}   # hand-written analysis, appended to RESULTS
+
+if ! command -v strace >/dev/null 2>&1; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+                echo "strace is missing: installing it (apt-get install -y strace)"
+                apt-get install -y strace >/dev/null || { apt-get update >/dev/null && apt-get install -y strace >/dev/null; }
+        else
+                echo "run-benchmarks: strace is missing (apt-get install strace)" >&2
+                exit 1
+        fi
+fi
+for tool in busctl "$DBUS_DAEMON" "$PYTHON3"; do
+        command -v "$tool" >/dev/null 2>&1 || { echo "run-benchmarks: $tool is missing" >&2; exit 1; }
+done
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/bc26d-bench-XXXXXX")
+PIDS=""
+cleanup() {
+        for p in $PIDS; do
+                kill "$p" 2>/dev/null || true
+        done
+        for p in $PIDS; do
+                wait "$p" 2>/dev/null || true
+        done
+        if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+exec 4>&2       # progress and errors, also from inside wait_for's silenced commands
+say() { printf '%s\n' "$*" >&4; }
+now_ms() { date +%s%3N; }
+
+# wait_for TIMEOUT_S DESCRIPTION COMMAND...: poll until the command succeeds.
+wait_for() {
+        t=$1; what=$2; shift 2
+        end=$(( $(now_ms) + t * 1000 ))
+        until "$@" >/dev/null 2>&1; do
+                if [ "$(now_ms)" -gt "$end" ]; then say "run-benchmarks: timed out waiting for $what"; exit 1; fi
+                sleep 0.05
+        done
+}
+
+start_bus() {   # NAME -> $W/NAME.sock, pid in PIDS
+        cat >"$W/$1.conf" <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$W/$1.sock</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+  </policy>
+</busconfig>
+EOF
+        "$DBUS_DAEMON" --nofork --nopidfile --nosyslog --config-file="$W/$1.conf" >"$W/$1.out" 2>&1 &
+        PIDS="$PIDS $!"
+        wait_for 10 "dbus-daemon $1" test -S "$W/$1.sock"
+}
+
+start_sim() {   # NAME
+        "$PYTHON3" "$BC26_SIM" --link "$W/$1.tty" --control "$W/$1.ctl" --log "$W/$1.simlog" >"$W/$1.simout" 2>&1 &
+        PIDS="$PIDS $!"
+        wait_for 10 "simulator $1" test -S "$W/$1.ctl"
+}
+
+sim() {         # NAME REQUEST...
+        "$PYTHON3" - "$W/$1.ctl" "$2" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.argv[2].encode() + b"\n")
+r = s.makefile().readline().strip()
+sys.exit(0 if r.startswith("ok") else "simulator: " + r)
+EOF
+}
+
+write_conf() {  # NAME DEVICE EXTRA-MODEM-LINES
+        mkdir -p "$W/$1.state"
+        printf '[serial]\ndevice=%s\n\n[modem]\n%s\n' "$2" "$3" >"$W/$1.ini"
+}
+
+# start_bc26d NAME BUS: writes the pid to $W/NAME.pid
+start_bc26d() {
+        DBUS_SYSTEM_BUS_ADDRESS="unix:path=$W/$2.sock" \
+                "$BC26D_BIN" --config "$W/$1.ini" --state-dir "$W/$1.state" --log-level info >"$W/$1.log" 2>&1 &
+        echo $! >"$W/$1.pid"
+        PIDS="$PIDS $!"
+}
+
+prop() {        # BUS IFACE PROP -> value
+        busctl --address="unix:path=$W/$1.sock" get-property org.bc26d /org/bc26d/Modem "$2" "$3" 2>/dev/null |
+                sed 's/^[a-z] //; s/"//g'
+}
+prop_is() { [ "$(prop "$1" "$2" "$3")" = "$4" ]; }
+# ready PID BUS: bc26d reads State=ready; fails the run at once if the daemon died.
+ready() {
+        kill -0 "$1" 2>/dev/null || { say "run-benchmarks: bc26d (pid $1) died; its log:"; cat "$W"/*.log >&4; exit 1; }
+        prop_is "$2" org.bc26d.Modem1 State ready
+}
+
+# mem PID -> "VmRSS VmHWM Private_Dirty" in KiB
+mem() {
+        rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$1/status")
+        hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$1/status")
+        pd=$(awk '/^Private_Dirty:/ {print $2}' "/proc/$1/smaps_rollup")
+        echo "$rss $hwm $pd"
+}
+
+# strace_total FILE -> total syscalls; strace_count FILE SYSCALL -> calls of one syscall
+strace_total() { awk '$NF == "total" { print $4; found = 1 } END { if (!found) print 0 }' "$1"; }
+strace_count() { awk -v s="$2" '$NF == s { print $4; found = 1 } END { if (!found) print 0 }' "$1"; }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "inf"; else printf "%.2f", a / b }'; }
+ends_at_least() { [ "$(grep -c '^# urc +QIND: "FOTA","END",0' "$W/simA.simlog")" -ge "$1" ]; }
+kv() { awk -F= -v k="$2" '$1 == k { print $2 }' "$1"; }
+
+# ---- the machine ---------------------------------------------------------------------------
+CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+[ -n "$CPU" ] || CPU=$(awk -F': ' '/^(Hardware|Model)/ { print $2; exit }' /proc/cpuinfo)
+NPROC=$(nproc)
+KERNEL=$(uname -srm)
+DEBIAN=$(cat /etc/debian_version 2>/dev/null || echo "not Debian")
+LIBSYSTEMD=$(pkg-config --modversion libsystemd 2>/dev/null || echo "?")
+LIBEVENT=$(pkg-config --modversion libevent 2>/dev/null || echo "?")
+CC_VERSION=$(${CC:-cc} --version 2>/dev/null | head -n 1)
+DBUS_VERSION=$("$DBUS_DAEMON" --version | head -n 1)
+STRACE_VERSION=$(strace -V | head -n 1)
+REVISION=$(git -C "$SRC_BENCH/.." describe --always --dirty 2>/dev/null || echo "?")
+FS=$(df -PT "$W" | awk 'NR == 2 { print $2 }')
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+say "machine: $CPU, $NPROC CPUs, $KERNEL, Debian $DEBIAN"
+
+# ---- 1. idle: bc26d (probe off), bc26d (default 60 s probe), the bare daemon ---------------
+say "starting: bus A (bc26d probe off + bare daemon), bus B (bc26d default probe), two simulators"
+start_bus busA
+start_bus busB
+start_sim simA
+start_sim simB
+write_conf idle0 "$W/simA.tty" "probe_interval_s=0"
+write_conf idle60 "$W/simB.tty" "# probe_interval_s: default (60)"
+start_bc26d idle0 busA
+start_bc26d idle60 busB
+DBUS_SYSTEM_BUS_ADDRESS="unix:path=$W/busA.sock" "$BENCH_DIR/bare-daemon" org.bc26d.Bare >"$W/bare.log" 2>&1 &
+BARE_PID=$!
+PIDS="$PIDS $BARE_PID"
+IDLE0_PID=$(cat "$W/idle0.pid")
+IDLE60_PID=$(cat "$W/idle60.pid")
+wait_for 30 "bc26d (probe off) ready" ready "$IDLE0_PID" busA
+wait_for 30 "bc26d (probe 60 s) ready" ready "$IDLE60_PID" busB
+wait_for 10 "the bare daemon" busctl --address="unix:path=$W/busA.sock" status org.bc26d.Bare
+sleep 2         # let the observe URCs and the last property signals go by
+
+set -- $(mem "$IDLE0_PID"); RSS0=$1; HWM0=$2; PD0=$3
+set -- $(mem "$IDLE60_PID"); RSS60=$1; HWM60=$2; PD60=$3
+set -- $(mem "$BARE_PID"); RSSB=$1; HWMB=$2; PDB=$3
+
+say "idle: strace -c -f over $IDLE_S s on all three at once"
+CMDS60_BEFORE=$(grep -c '^[0-9]' "$W/simB.simlog" || true)
+for who in idle0:$IDLE0_PID idle60:$IDLE60_PID bare:$BARE_PID; do
+        timeout -s INT "$IDLE_S" strace -c -f -o "$W/strace.${who%%:*}" -p "${who#*:}" 2>"$W/strace.${who%%:*}.err" &
+        eval "ST_${who%%:*}=\$!"
+done
+wait "$ST_idle0" "$ST_idle60" "$ST_bare" || true
+CMDS60_AFTER=$(grep -c '^[0-9]' "$W/simB.simlog" || true)
+PROBES60=$(( CMDS60_AFTER - CMDS60_BEFORE ))
+for who in idle0 idle60 bare; do
+        # strace -c prints nothing at all when the process made no system call.
+        grep -q 'detached' "$W/strace.$who.err" || { say "strace failed for $who:"; cat "$W/strace.$who.err" >&2; exit 1; }
+        [ -s "$W/strace.$who" ] || echo "(no system calls at all)" >"$W/strace.$who"
+done
+SYS0=$(strace_total "$W/strace.idle0"); WAKE0=$(strace_count "$W/strace.idle0" epoll_wait)
+SYS60=$(strace_total "$W/strace.idle60"); WAKE60=$(strace_count "$W/strace.idle60" epoll_wait)
+SYSB=$(strace_total "$W/strace.bare"); WAKEB=$(strace_count "$W/strace.bare" epoll_wait)
+
+# ---- 2. one full DFOTA cycle (the guide's transcript) on the probe-off daemon ---------------
+say "DFOTA: simulator 'play dfota' on bc26d (probe off)"
+sim simA "play dfota"
+wait_for 60 "UpgradeFinished (LastResult success)" prop_is busA org.bc26d.Fota1 LastResult success
+wait_for 60 "phase idle after the upgrade" prop_is busA org.bc26d.Fota1 Phase idle
+wait_for 60 "ready after the upgrade" prop_is busA org.bc26d.Modem1 State ready
+sleep 2
+set -- $(mem "$IDLE0_PID"); RSS0D=$1; HWM0D=$2; PD0D=$3
+say "DFOTA: a second cycle, to tell one-time growth from a leak"
+sim simA "play dfota"
+wait_for 60 "the second END,0" ends_at_least 2
+wait_for 60 "phase idle after the second upgrade" prop_is busA org.bc26d.Fota1 Phase idle
+wait_for 60 "ready after the second upgrade" prop_is busA org.bc26d.Modem1 State ready
+sleep 2
+set -- $(mem "$IDLE0_PID"); RSS0D2=$1; HWM0D2=$2; PD0D2=$3
+set -- $(mem "$BARE_PID"); RSSBD=$1; HWMBD=$2; PDBD=$3
+
+# The latency bench brings its own bc26d and bare daemon (same names) on bus A.
+for p in "$IDLE0_PID" "$IDLE60_PID" "$BARE_PID"; do kill "$p"; done
+wait "$IDLE0_PID" "$IDLE60_PID" "$BARE_PID" || { say "a daemon did not exit cleanly"; exit 1; }
+
+# ---- 3. start-up, SendData -> AT, URC -> signal ---------------------------------------------
+say "latency: $STARTS starts each, $SAMPLES samples (bench-latency)"
+write_conf lat "$W/lat.tty" ""
+DBUS_SYSTEM_BUS_ADDRESS="unix:path=$W/busA.sock" "$BENCH_DIR/bench-latency" --link "$W/lat.tty" \
+        --daemon "$BC26D_BIN" --conf "$W/lat.ini" --state-dir "$W/lat.state" --bare "$BENCH_DIR/bare-daemon" \
+        --daemon-log "$W/lat.log" --samples "$SAMPLES" --starts "$STARTS" >"$W/latency.kv"
+
+# The same URC -> signal path with the state dir on tmpfs: what the state file's fsync costs
+# (bc26d persists every FOTA change, progress included, before it announces it).
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+        SHM_STATE=$(mktemp -d /dev/shm/bc26d-bench-XXXXXX)
+        say "latency: URC -> signal again with the state dir on tmpfs ($SHM_STATE)"
+        DBUS_SYSTEM_BUS_ADDRESS="unix:path=$W/busA.sock" "$BENCH_DIR/bench-latency" --link "$W/lat.tty" \
+                --daemon "$BC26D_BIN" --conf "$W/lat.ini" --state-dir "$SHM_STATE" --bare "$BENCH_DIR/bare-daemon" \
+                --daemon-log "$W/lat.log" --samples "$SAMPLES" --starts 1 >"$W/latency-tmpfs.kv" || { rm -rf "$SHM_STATE"; exit 1; }
+        rm -rf "$SHM_STATE"
+        sed -n 's/^urc_signal_/urc_signal_tmpfs_/p' "$W/latency-tmpfs.kv" >>"$W/latency.kv"
+fi
+
+# ---- 4. parser --------------------------------------------------------------------------------
+say "parser: ${PARSER_MB} MB, best of 5"
+"$BENCH_DIR/bench-parser" "$PARSER_MB" 5 >"$W/parser.kv"
+
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- results ---------------------------------------------------------------------------------
+L=$W/latency.kv P=$W/parser.kv
+verdict() { if awk -v v="$1" -v t="$2" 'BEGIN { exit !(v + 0 <= t + 0) }'; then echo met; else echo MISSED; fi; }
+verdict_ge() { if awk -v v="$1" -v t="$2" 'BEGIN { exit !(v + 0 >= t + 0) }'; then echo met; else echo MISSED; fi; }
+
+R_RSS=$(ratio "$RSS0" "$RSSB")
+R_SEND=$(kv "$L" send_at_p99_vs_bare_rtt_p99)
+R_START=$(kv "$L" start_ratio)
+R_UART=$(kv "$P" parser_full_vs_uart)
+GROW1=$(( PD0D - PD0 ))
+GROW2=$(( PD0D2 - PD0D ))
+# Idle target: no wake-ups at all without the probe (no watchdog outside systemd); with the
+# 60 s probe at most one probe per 30 s, i.e. IDLE_S / 30 of them.
+MAXPROBES=$(( IDLE_S / 30 ))
+
+TABLE=$(cat <<EOF
+| measurement | bc26d | floor | ratio | target | verdict |
+|---|---|---|---|---|---|
+| idle syscalls over ${IDLE_S} s, probe off | $SYS0 ($WAKE0 epoll_wait) | bare daemon: $SYSB ($WAKEB epoll_wait) | - | 0 wake-ups (no watchdog here) | $(verdict "$WAKE0" 0) |
+| idle syscalls over ${IDLE_S} s, default 60 s probe | $SYS60 ($WAKE60 epoll_wait, $PROBES60 probes) | bare daemon: $SYSB | - | <= 1 probe per 30 s ($MAXPROBES) | $(verdict "$PROBES60" "$MAXPROBES") |
+| VmRSS idle (KiB) | $RSS0 (probe 60 s: $RSS60) | bare daemon: $RSSB | $R_RSS | <= 1.3 | $(verdict "$R_RSS" 1.3) |
+| VmHWM idle (KiB) | $HWM0 (probe 60 s: $HWM60) | bare daemon: $HWMB | $(ratio "$HWM0" "$HWMB") | - | - |
+| Private_Dirty idle (KiB) | $PD0 (probe 60 s: $PD60) | bare daemon: $PDB | $(ratio "$PD0" "$PDB") | < 512 | $(verdict "$PD0" 511) |
+| Private_Dirty after 1 DFOTA cycle (KiB) | $PD0D (+$GROW1) | bare daemon: $PDBD | - | growth <= 64 | $(verdict "$GROW1" 64) |
+| Private_Dirty after 2 DFOTA cycles (KiB) | $PD0D2 (+$GROW2 over the 1st) | - | - | - | - |
+| VmRSS / VmHWM after 2 DFOTA cycles (KiB) | $RSS0D2 / $HWM0D2 | bare daemon: $RSSBD / $HWMBD | $(ratio "$RSS0D2" "$RSSBD") | - | - |
+| SendData call -> AT on the tty, p50 / p99 (us) | $(kv "$L" send_at_p50_us) / $(kv "$L" send_at_p99_us) | bare Echo round trip: $(kv "$L" bare_rtt_p50_us) / $(kv "$L" bare_rtt_p99_us) | p99: $R_SEND (p50: $(kv "$L" send_at_p50_vs_bare_rtt_p50)) | p99 <= 2 | $(verdict "$R_SEND" 2) |
+| URC on the tty -> PropertiesChanged(Progress), p50 / p99 (us) | $(kv "$L" urc_signal_p50_us) / $(kv "$L" urc_signal_p99_us) (state dir on $FS) | same, state dir on tmpfs: $(kv "$L" urc_signal_tmpfs_p50_us) / $(kv "$L" urc_signal_tmpfs_p99_us) | - | none | - |
+| start -> bus name owned, median (ms) | $(kv "$L" start_bc26d_median_ms) (p90 $(kv "$L" start_bc26d_p90_ms)) | bare daemon: $(kv "$L" start_bare_median_ms) (p90 $(kv "$L" start_bare_p90_ms)) | $R_START | <= 2 | $(verdict "$R_START" 2) |
+| parser: line_splitter_feed + at_classify (MB/s) | $(kv "$P" parser_full_mbps) ($(kv "$P" parser_ns_per_line) ns/line) | memchr split: $(kv "$P" parser_memchr_mbps); splitter alone: $(kv "$P" parser_split_only_mbps) | $(kv "$P" parser_full_vs_memchr) of memchr; $R_UART x 115200 baud | >= 1000 x 115200 baud | $(verdict_ge "$R_UART" 1000) |
+EOF
+)
+
+printf '\n%s\n\n' "$TABLE"
+
+{
+        cat <<EOF
+# bc26d benchmarks
+
+Generated by \`bench/run-benchmarks.sh\` (\`make bench\`); every number below comes from one run,
+each next to its floor measured in the same run. Benchmarks are never asserted in \`make check\`.
+
+## Machine
+
+- CPU: $CPU, $NPROC CPUs (\`nproc\`)
+- Kernel: $KERNEL; Debian $DEBIAN
+- libsystemd $LIBSYSTEMD, libevent $LIBEVENT, $DBUS_VERSION, $STRACE_VERSION
+- Compiler: $CC_VERSION (the build's default CFLAGS)
+- bc26d revision: $REVISION; temp files and the daemons' state dirs on $FS
+- Load average (1/5/15 min) at the start: $LOAD_START; at the end: $LOAD_END
+- Run: $(date -u '+%Y-%m-%d %H:%M UTC'); idle window ${IDLE_S} s, $SAMPLES latency samples, $STARTS starts each
+
+## Commands
+
+\`\`\`sh
+./autogen.sh && mkdir -p build && cd build && ../configure && make bench
+# which runs, with the programs built in build/bench/:
+BC26D_BIN=\$PWD/bc26d BENCH_DIR=\$PWD/bench BC26_SIM=../tests/bc26sim.py sh ../bench/run-benchmarks.sh
+\`\`\`
+
+The script runs, in this order:
+
+1. Two private dbus-daemons (\`type system\`, allow-all policy). Bus A: bc26d with
+   \`probe_interval_s=0\` against \`tests/bc26sim.py\`, and \`bench/bare-daemon\` (sd-bus +
+   libevent, one \`Echo\` method, owns \`org.bc26d.Bare\`). Bus B: bc26d with the default 60 s
+   probe against a second simulator. Both bc26d run \`--log-level info\`, no watchdog (not under
+   systemd), no GPIO.
+2. Once both are \`ready\` (+2 s): VmRSS/VmHWM from \`/proc/PID/status\`, Private_Dirty from
+   \`/proc/PID/smaps_rollup\`; then \`timeout -s INT ${IDLE_S} strace -c -f -p PID\` on the three at once.
+   Wake-ups = \`epoll_wait\` returns; probes = commands in the simulator's log in that window.
+3. \`play dfota\` (the guide's transcript: COAPSTART ... 81 UPDATING lines, two boot preambles,
+   END,0, re-registration) on bus A's bc26d, memory again; then a second cycle, memory again.
+4. \`bench/bench-latency\` on bus A (bc26d with the default config against a C pty module in the
+   bench process that timestamps the bytes as they arrive): $STARTS x (spawn -> NameOwnerChanged at
+   the client) for the bare daemon and bc26d alternately; $SAMPLES x (bare \`Echo\` round trip, then
+   \`SendData(19,0,0,[01 02])\` sent -> \`AT+QLWDATASEND\` read on the pty, the module answering
+   \`OK\`/\`SEND OK\` and the reply awaited before the next); then COAPSTART, COAPEND,0, START and
+   $SAMPLES x (\`+QIND: "FOTA","UPDATING",N%\` written -> \`PropertiesChanged\` with \`Progress=N\`
+   dispatched at the client), then END,0 and re-registration. Then the URC part once more with
+   bc26d's state dir on tmpfs (\`/dev/shm\`), to show what the state file's fsync costs.
+5. \`bench/bench-parser $PARSER_MB 5\`: the transcript's tty bytes (\`tests/transcript.c\`, with
+   the NUL/0xFF garbage around reboots) repeated to $PARSER_MB MB, fed in 4096-byte chunks as
+   \`serial.c\` reads them; every line's class is checked against the transcript; best of 5.
+
+## Results
+
+$TABLE
+
+Targets (issue 6) are judged against the floor of the same run. The bare daemon is the floor
+for memory, idle syscalls, start-up and the method round trip; 115200 baud 8N1 = 11520 bytes/s.
+
+## Raw data
+
+\`\`\`
+$(cat "$W/latency.kv" "$W/parser.kv")
+mem_idle0_kib(rss hwm private_dirty)=$RSS0 $HWM0 $PD0
+mem_idle60_kib=$RSS60 $HWM60 $PD60
+mem_bare_kib=$RSSB $HWMB $PDB
+mem_idle0_after_dfota1_kib=$RSS0D $HWM0D $PD0D
+mem_idle0_after_dfota2_kib=$RSS0D2 $HWM0D2 $PD0D2
+mem_bare_end_kib=$RSSBD $HWMBD $PDBD
+probes_in_idle_window_60s_probe=$PROBES60
+\`\`\`
+
+strace -c, bc26d, probe off:
+\`\`\`
+$(cat "$W/strace.idle0")
+\`\`\`
+strace -c, bc26d, default probe:
+\`\`\`
+$(cat "$W/strace.idle60")
+\`\`\`
+strace -c, bare daemon:
+\`\`\`
+$(cat "$W/strace.bare")
+\`\`\`
+EOF
+        if [ -f "$BENCH_NOTES" ]; then
+                printf '\n'
+                cat "$BENCH_NOTES"
+        fi
+} >"$RESULTS"
+say "wrote $RESULTS"
