@@ -12,7 +12,7 @@
 #define SYNC_ATTEMPT_MAX_USEC   (1000 * 1000)   /* one "AT" waits at most 1 s, then the next */
 #define PROBE_FAILURES_MAX      3
 #define INIT_FAILURES_MAX       3
-#define LADDER_BACKOFF_MIN_USEC (30ULL * 1000 * 1000)
+#define LADDER_BACKOFF_BOOTS    3       /* first back-off: 3 x boot_timeout (30 s by default) */
 #define LADDER_BACKOFF_MAX_USEC (600ULL * 1000 * 1000)  /* capped at 10 minutes */
 
 enum init_step {
@@ -459,7 +459,7 @@ static void ladder_from(struct modem *m, enum modem_rung first, uint64_t now)
                 start_sync(m, now);
                 return;
         }
-        m->ladder_backoff = m->ladder_backoff ? m->ladder_backoff * 2 : LADDER_BACKOFF_MIN_USEC;
+        m->ladder_backoff = m->ladder_backoff ? m->ladder_backoff * 2 : LADDER_BACKOFF_BOOTS * m->cfg.boot_timeout_usec;
         if (m->ladder_backoff > LADDER_BACKOFF_MAX_USEC)
                 m->ladder_backoff = LADDER_BACKOFF_MAX_USEC;
         log_crit("The module did not come back after every reset available (%s%s); trying again in %llu s",

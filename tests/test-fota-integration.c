@@ -211,6 +211,8 @@ START_TEST(test_sigkill_during_updating)
         }
         ck_assert(harness_wait_file(h.daemonlog, "Restored DFOTA state", 1, WAIT_MS));
         /* Then the module finishes on its own. */
+        /* The restarted daemon serves D-Bus before it opens the tty: wait for the tty. */
+        ck_assert(harness_wait_file(h.daemonlog, "Opened the module's tty", 2, WAIT_MS));
         harness_sim(&h, "urc +QIND: \"FOTA\",\"END\",0");
         ck_assert(harness_wait_prop(&h, FOTA, "LastResult", "success", WAIT_MS));
         ck_assert_int_eq(harness_commands_between(&h, "\"COAPSTART\"", "\"END\"", between, sizeof(between)), 0);

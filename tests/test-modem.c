@@ -209,11 +209,17 @@ START_TEST(test_ladder_without_gpio_backs_off)
         ck_assert_int_eq(modem_reset(f.m, "again", false, f.now), -EALREADY);
         advance(&f, 3 * S);                     /* no reboot within boot_timeout; no GPIO rungs */
         d = modem_next_deadline(f.m);
-        ck_assert_uint_ge(d, f.now + 20 * S);   /* backing off, never spinning */
-        ck_assert_uint_le(d, f.now + 600 * S);
+        ck_assert_uint_eq(d, f.now + 9 * S);    /* backing off 3 x boot_timeout, never spinning */
         ck_assert_int_eq(f.n_attempts, 1);
         advance(&f, d - f.now);
         ck_assert_int_eq(f.n_attempts, 2);      /* the ladder again */
+        /* Each failed round doubles the back-off, capped at 10 minutes. */
+        for (uint64_t want = 18 * S; f.n_attempts < 10; want = want * 2 < 600 * S ? want * 2 : 600 * S) {
+                advance(&f, 3 * S);
+                d = modem_next_deadline(f.m);
+                ck_assert_uint_eq(d, f.now + want);
+                advance(&f, d - f.now);
+        }
         teardown(&f);
 }
 END_TEST
