@@ -20,7 +20,15 @@
 
 #include "harness.h"
 
-static void msleep(int ms)
+long harness_now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+void harness_msleep(int ms)
 {
         struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
 
@@ -96,7 +104,7 @@ void harness_start_sim(struct harness *h, const char *extra_args)
 
                 if (stat(h->control, &st) == 0 && lstat(h->link, &st) == 0)
                         return;
-                msleep(20);
+                harness_msleep(20);
         }
         ck_abort_msg("the simulator did not come up (see %s)", out);
 }
@@ -151,7 +159,7 @@ void harness_start_bus(struct harness *h, const char *policy_include)
                         setenv("DBUS_SYSTEM_BUS_ADDRESS", h->busaddr, 1);
                         return;
                 }
-                msleep(20);
+                harness_msleep(20);
         }
         ck_abort_msg("the private dbus-daemon did not come up (see %s)", out);
 }
@@ -300,7 +308,7 @@ bool harness_wait_file(const char *path, const char *needle, int count, int time
         for (int waited = 0; waited <= timeout_ms; waited += 20) {
                 if (harness_count_file(path, needle) >= count)
                         return true;
-                msleep(20);
+                harness_msleep(20);
         }
         return false;
 }
@@ -326,7 +334,7 @@ static int stop(pid_t *pid, int sig)
                         *pid = 0;
                         return status;
                 }
-                msleep(20);
+                harness_msleep(20);
         }
         kill(*pid, SIGKILL);
         waitpid(*pid, &status, 0);
@@ -426,7 +434,7 @@ bool harness_wait_prop(struct harness *h, const char *iface, const char *prop, c
         for (int waited = 0; waited <= timeout_ms; waited += 20) {
                 if (strcmp(harness_prop(h, iface, prop), value) == 0)
                         return true;
-                msleep(20);
+                harness_msleep(20);
         }
         return false;
 }

@@ -43,6 +43,9 @@ void harness_start_daemon(struct harness *h);
 /* The same, run as user (setpriv: real and effective uid/gid and the user's groups); the caller
  * makes the tty, the state dir and the temp dir accessible to that user. */
 void harness_start_daemon_as(struct harness *h, const char *user);
+/* CLOCK_MONOTONIC in ms; a sleep only to prove an absence over a short window or pace a poll. */
+long harness_now_ms(void);
+void harness_msleep(int ms);
 /* Simulator, config (plus extra INI), daemon; wait until State is "ready". */
 void harness_start_ready(struct harness *h, const char *sim_args, const char *extra_ini);
 /* Commands (not "# events") the module received after the first simulator log line containing

@@ -32,22 +32,6 @@
 
 /* ---- small helpers ---------------------------------------------------------------------------- */
 
-static long now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-/* Only to prove an absence over a short window, or to poll with a bound. */
-static void msleep(int ms)
-{
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
-
-        nanosleep(&ts, NULL);
-}
-
 /* Commands the module received (its log's "<time> <command>" lines, not "# events") equal to cmd,
  * or starting with it when prefix. */
 static int count_commands(struct harness *h, const char *cmd, bool prefix)
@@ -70,7 +54,7 @@ static int count_commands(struct harness *h, const char *cmd, bool prefix)
 
 static bool wait_commands(struct harness *h, const char *cmd, int count, int timeout_ms)
 {
-        for (long until = now_ms() + timeout_ms; now_ms() <= until; msleep(20))
+        for (long until = harness_now_ms() + timeout_ms; harness_now_ms() <= until; harness_msleep(20))
                 if (count_commands(h, cmd, false) >= count)
                         return true;
         return false;
@@ -138,7 +122,7 @@ static bool all_done(const struct call *calls, size_t n)
 static bool wait_calls(struct harness *h, struct call *calls, size_t n, int timeout_ms)
 {
         sd_bus *bus = harness_bus(h);
-        long until = now_ms() + timeout_ms;
+        long until = harness_now_ms() + timeout_ms;
 
         while (!all_done(calls, n)) {
                 int r = sd_bus_process(bus, NULL);
@@ -146,7 +130,7 @@ static bool wait_calls(struct harness *h, struct call *calls, size_t n, int time
                 ck_assert_int_ge(r, 0);
                 if (r > 0)
                         continue;
-                if (now_ms() > until)
+                if (harness_now_ms() > until)
                         return false;
                 (void) sd_bus_wait(bus, 50 * 1000);
         }
@@ -157,9 +141,9 @@ static bool wait_calls(struct harness *h, struct call *calls, size_t n, int time
 static void pump_for(struct harness *h, int ms)
 {
         sd_bus *bus = harness_bus(h);
-        long until = now_ms() + ms;
+        long until = harness_now_ms() + ms;
 
-        while (now_ms() < until) {
+        while (harness_now_ms() < until) {
                 int r = sd_bus_process(bus, NULL);
 
                 ck_assert_int_ge(r, 0);
@@ -255,7 +239,7 @@ START_TEST(test_refused_in_each_phase)
         harness_sim(&h, "urc +QIND: \"FOTA\",\"START\"");
         assert_refused_while_upgrading(&h, "updating");
         /* Give a wrongly queued command the time to leave before the module prints END. */
-        msleep(300);
+        harness_msleep(300);
         ck_assert_msg(harness_commands_between(&h, "\"COAPSTART\"", "\"END\"", between, sizeof(between)) == 0,
                       "the module received commands while downloading/downloaded/updating:\n%s", between);
 
@@ -264,7 +248,7 @@ START_TEST(test_refused_in_each_phase)
         harness_sim(&h, "urc +QIND: \"FOTA\",\"END\",0");
         assert_refused_while_upgrading(&h, "reporting");
         ck_assert(wait_commands(&h, "AT+QLWOPEN=1", 2, WAIT_MS));
-        msleep(300);
+        harness_msleep(300);
         harness_commands_between(&h, "\"END\"", NULL, between, sizeof(between));
         ck_assert_msg(!strstr(between, "QLWDATASEND") && !strstr(between, "AT+QRST"),
                       "data or a reset reached the module in reporting:\n%s", between);
@@ -297,7 +281,7 @@ START_TEST(test_queued_send_refused_when_upgrade_starts)
         /* The one already written gets its answer too (whichever it is); nothing else is written. */
         harness_sim(&h, "hold-send off");
         ck_assert_msg(wait_calls(&h, c, 1, WAIT_MS), "the send in flight never got a reply");
-        msleep(300);
+        harness_msleep(300);
         ck_assert_int_eq(count_commands(&h, "AT+QLWDATASEND", true), 1);
         ck_assert_str_eq(harness_prop(&h, FOTA, "Phase"), "downloading");
         harness_cleanup(&h);
@@ -499,12 +483,12 @@ START_TEST(test_reset_silent_ladder)
         reset_sync(&h, &c);
         assert_success(&c, "Reset() of a silent module");
         /* While the ladder runs, every property read is answered at once. */
-        for (long until = now_ms() + WAIT_MS; harness_events_find(&e, ladder[2], 0) < 0 && now_ms() < until;) {
-                long t0 = now_ms();
+        for (long until = harness_now_ms() + WAIT_MS; harness_events_find(&e, ladder[2], 0) < 0 && harness_now_ms() < until;) {
+                long t0 = harness_now_ms();
                 const char *state = harness_prop(&h, MODEM, "State");
 
                 ck_assert_msg(state[0] != '<', "State unreadable during the ladder: %s", state);
-                ck_assert_msg(now_ms() - t0 < 1000, "a property read took %ld ms", now_ms() - t0);
+                ck_assert_msg(harness_now_ms() - t0 < 1000, "a property read took %ld ms", harness_now_ms() - t0);
                 reads++;
                 (void) harness_events_wait(&e, ladder[2], 100);
         }
@@ -1093,12 +1077,12 @@ START_TEST(test_policy)
         ck_assert_int_eq(harness_stop_daemon(&h), 0);
         snprintf(h.daemonlog, sizeof(h.daemonlog), "%s/daemon-other.log", h.dir);
         harness_start_daemon_as(&h, USER_OTHER);
-        for (long until = now_ms() + WAIT_MS; now_ms() < until;) {
+        for (long until = harness_now_ms() + WAIT_MS; harness_now_ms() < until;) {
                 if (waitpid(h.daemon_pid, &status, WNOHANG) == h.daemon_pid) {
                         h.daemon_pid = 0;
                         break;
                 }
-                msleep(20);
+                harness_msleep(20);
         }
         ck_assert_msg(h.daemon_pid == 0, "bc26d as %s kept running without the name", USER_OTHER);
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) != 0, "bc26d as %s: status %d", USER_OTHER, status);

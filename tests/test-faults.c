@@ -26,38 +26,13 @@
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
-static long now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-/* Only to prove an absence over a short window, or to pace a polling loop. */
-static void msleep(int ms)
-{
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
-
-        nanosleep(&ts, NULL);
-}
-
-static void start_ready(struct harness *h, const char *sim_args, const char *extra_ini)
-{
-        harness_start_sim(h, sim_args);
-        harness_write_config(h, extra_ini);
-        harness_start_daemon(h);
-        ck_assert_msg(harness_wait_prop(h, MODEM, "State", "ready", WAIT_MS), "daemon never ready: State=%s",
-                      harness_prop(h, MODEM, "State"));
-}
-
 /* Read State and fail unless the daemon answers within READ_MAX_MS; returns the read's duration. */
 static long assert_responsive(struct harness *h, const char *during)
 {
-        long t0 = now_ms(), dt;
+        long t0 = harness_now_ms(), dt;
         const char *state = harness_prop(h, MODEM, "State");
 
-        dt = now_ms() - t0;
+        dt = harness_now_ms() - t0;
         ck_assert_msg(state[0] != '<', "State unreadable during %s: %s", during, state);
         ck_assert_msg(dt < READ_MAX_MS, "a property read during %s took %ld ms", during, dt);
         return dt;
@@ -152,7 +127,7 @@ static int commands_in(struct harness *h, long from, const char *after, const ch
  * over a window while showing the daemon stays responsive. */
 static void responsive_for(struct harness *h, int ms, const char *during)
 {
-        for (long until = now_ms() + ms; now_ms() < until; msleep(100))
+        for (long until = harness_now_ms() + ms; harness_now_ms() < until; harness_msleep(100))
                 assert_responsive(h, during);
 }
 
@@ -186,11 +161,11 @@ START_TEST(test_unplug_mid_upgrade)
 
         harness_init(&h);
         h.fota_timeout_s = 60;          /* the whole test runs inside the first window: no table-2 reset */
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         harness_sim(&h, "play %s", unplug_cases[_i].play);
         ck_assert(harness_wait_prop(&h, FOTA, "Phase", unplug_cases[_i].phase, WAIT_MS));
 
-        t0 = now_ms();
+        t0 = harness_now_ms();
         harness_sim(&h, "unplug 1");
         ck_assert_msg(harness_wait_file(h.daemonlog, "Lost the module's tty", 1, WAIT_MS), "hang-up not detected");
         /* Unplugged: still gated. */
@@ -198,7 +173,7 @@ START_TEST(test_unplug_mid_upgrade)
         ck_assert_str_eq(harness_prop(&h, MODEM, "State"), "upgrading");
         ck_assert_msg(harness_wait_file(h.daemonlog, "Opened the module's tty", 2, WAIT_MS), "tty not reopened");
         ck_assert(harness_wait_file(h.simlog, "# replug", 1, WAIT_MS));
-        fprintf(stderr, "unplug in %s: reopened after %ld ms\n", unplug_cases[_i].phase, now_ms() - t0);
+        fprintf(stderr, "unplug in %s: reopened after %ld ms\n", unplug_cases[_i].phase, harness_now_ms() - t0);
 
         /* Reopened: the phase is kept and nothing at all is written (no sync, no init, no
          * registration) for longer than a sync attempt plus a command timeout. */
@@ -232,24 +207,24 @@ START_TEST(test_garbage_storm)
         long rss0, t0, slowest = 0, reads = 0;
 
         harness_init(&h);
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         rss0 = vmrss_kib(h.daemon_pid);
-        t0 = now_ms();
+        t0 = harness_now_ms();
         harness_sim(&h, "play garbage 1000000");
         /* The reboot is queued behind the garbage: once the daemon has initialised the module
          * again, it has read the whole storm. */
         harness_sim(&h, "play reboot");
-        while (harness_count_file(h.daemonlog, "Module initialised:") < 2 && now_ms() - t0 < WAIT_MS) {
+        while (harness_count_file(h.daemonlog, "Module initialised:") < 2 && harness_now_ms() - t0 < WAIT_MS) {
                 long dt = assert_responsive(&h, "the byte storm");
 
                 slowest = dt > slowest ? dt : slowest;
                 reads++;
-                msleep(2);
+                harness_msleep(2);
         }
         ck_assert_msg(harness_count_file(h.daemonlog, "Module initialised:") >= 2,
                       "no initialisation after the storm and a reboot");
         fprintf(stderr, "garbage storm: 1000000 bytes + reboot handled in %ld ms; %ld property reads, slowest %ld ms\n",
-                now_ms() - t0, reads, slowest);
+                harness_now_ms() - t0, reads, slowest);
         ck_assert(harness_wait_prop(&h, MODEM, "State", "ready", WAIT_MS));
         ck_assert_str_eq(harness_prop(&h, LWM2M, "Registered"), "true");
         ck_assert_str_eq(harness_prop(&h, FOTA, "Phase"), "idle");
@@ -291,7 +266,7 @@ START_TEST(test_silent_idle_ladder_backoff)
         ck_assert(harness_wait_prop(&h, MODEM, "State", "ready", WAIT_MS));
         harness_events_start(&h, &e);
         harness_sim(&h, "silent on");
-        t0 = now_ms();
+        t0 = harness_now_ms();
 
         /* Three unanswered probes (one per 5 s), then the ladder: AT+QRST=1, RESET_N, PWRKEY, each
          * reported; then a back-off of 3 x boot_timeout_s (6 s) and the whole ladder again, then
@@ -299,20 +274,20 @@ START_TEST(test_silent_idle_ladder_backoff)
         for (;;) {
                 long dt;
 
-                if (harness_count_file(h.daemonlog, "trying again in 12 s") >= 1 || now_ms() - t0 > 60000)
+                if (harness_count_file(h.daemonlog, "trying again in 12 s") >= 1 || harness_now_ms() - t0 > 60000)
                         break;
                 dt = assert_responsive(&h, "the reset ladder");
                 slowest = dt > slowest ? dt : slowest;
                 reads++;
                 (void) harness_events_wait(&e, "\x01never", 100);
                 if (!first_ladder_end && harness_events_find(&e, rungs[2], 0) >= 0)
-                        first_ladder_end = now_ms();
+                        first_ladder_end = harness_now_ms();
                 if (first_ladder_end && !second_ladder_start &&
                     harness_events_find(&e, rungs[0], (size_t) harness_events_find(&e, rungs[2], 0) + 1) >= 0)
-                        second_ladder_start = now_ms();
+                        second_ladder_start = harness_now_ms();
         }
         fprintf(stderr, "silent module: ladder twice in %ld ms, %ld property reads, slowest %ld ms; "
-                "second ladder %ld ms after the first\n", now_ms() - t0, reads, slowest,
+                "second ladder %ld ms after the first\n", harness_now_ms() - t0, reads, slowest,
                 second_ladder_start - first_ladder_end);
         ck_assert_msg(harness_count_file(h.daemonlog, "trying again in 12 s") == 1,
                       "no second back-off (doubled to 12 s) within 60 s");
@@ -477,7 +452,7 @@ static void hostile_batch(struct harness *h, unsigned first, unsigned n, unsigne
 {
         static struct hostile_call calls[HOSTILE_BATCH];
         sd_bus *bus = harness_bus(h);
-        long until = now_ms() + WAIT_MS;
+        long until = harness_now_ms() + WAIT_MS;
         unsigned done = 0;
 
         ck_assert_uint_le(n, HOSTILE_BATCH);
@@ -498,7 +473,7 @@ static void hostile_batch(struct harness *h, unsigned first, unsigned n, unsigne
                         done += calls[k].done;
                 if (r > 0 || done == n)
                         continue;
-                ck_assert_msg(now_ms() < until, "only %u of %u calls answered", done, n);
+                ck_assert_msg(harness_now_ms() < until, "only %u of %u calls answered", done, n);
                 (void) sd_bus_wait(bus, 50 * 1000);
         }
         for (unsigned k = 0; k < n; k++) {
@@ -529,11 +504,11 @@ START_TEST(test_hostile_dbus_calls)
         for (unsigned i = 0; i < 200; i += HOSTILE_BATCH)
                 hostile_batch(&h, i, HOSTILE_BATCH, &warm_errors, &warm_returns);
         rss0 = vmrss_kib(h.daemon_pid);
-        t0 = now_ms();
+        t0 = harness_now_ms();
         for (unsigned i = 0; i < HOSTILE_CALLS; i += HOSTILE_BATCH)
                 hostile_batch(&h, i, HOSTILE_BATCH, &errors, &returns);
         fprintf(stderr, "hostile D-Bus: %u calls in %ld ms: %u errors, %u method returns (valid Get)\n",
-                errors + returns, now_ms() - t0, errors, returns);
+                errors + returns, harness_now_ms() - t0, errors, returns);
         ck_assert_uint_eq(errors + returns, HOSTILE_CALLS);
         ck_assert_uint_gt(returns, 0);
         ck_assert(harness_daemon_alive(&h));
@@ -560,7 +535,7 @@ START_TEST(test_sigkill_in_each_phase)
 
         harness_init(&h);
         h.fota_timeout_s = 8;           /* a table-2 window that ends inside the test */
-        start_ready(&h, NULL, NULL);
+        harness_start_ready(&h, NULL, NULL);
         if (strcmp(phase, "downloading") == 0) {
                 harness_sim(&h, "play stall-downloading");
         } else if (strcmp(phase, "downloaded") == 0) {
