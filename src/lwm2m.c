@@ -807,6 +807,7 @@ void lwm2m_start(struct lwm2m *s, const char *imei, uint64_t now)
         snprintf(s->endpoint, sizeof(s->endpoint), "%s", s->cfg.endpoint[0] ? s->cfg.endpoint : imei ? imei : "");
         s->retry_delay = LWM2M_RETRY_MIN_USEC;
         start_registration(s, false, now);
+        rd_try(s, now);         /* downlink still due from before a stop */
 }
 
 void lwm2m_stop(struct lwm2m *s, const char *why, uint64_t now)
@@ -822,8 +823,16 @@ void lwm2m_stop(struct lwm2m *s, const char *why, uint64_t now)
         s->registered = false;
         s->open_ok = false;
         s->rd_live = 0;
+        /* Downlink announced and not read yet stays due: the module raises no new announce until
+         * its buffer is empty, so read it once the session runs and the gate is open again (after
+         * a reboot the buffer may be gone: the read then just answers "+QLWRD: 0"). */
+        if (s->rd_active) {
+                s->pend_obj = s->rd_obj;
+                s->pend_inst = s->rd_inst;
+                s->pend_res = s->rd_res;
+                s->rd_pending = true;
+        }
         s->rd_active = false;
-        s->rd_pending = false;
         s->rd_resume_at = 0;
         enter_state(s, LWM2M_STATE_STOPPED);
         if (s->phase != SEND_IDLE) {

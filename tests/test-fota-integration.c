@@ -321,6 +321,31 @@ START_TEST(test_no_logind)
 }
 END_TEST
 
+/* The same when the upgrade ends in reporting (END,x): the session is registered again first. */
+START_TEST(test_downlink_after_reporting)
+{
+        struct harness h;
+        char after[4096];
+
+        harness_init(&h);
+        harness_start_ready(&h, NULL, NULL);
+        harness_sim(&h, "urc +QIND: \"FOTA\",\"COAPSTART\"");
+        ck_assert(harness_wait_prop(&h, FOTA, "Phase", "downloading", WAIT_MS));
+        harness_sim(&h, "downlink 19 1 0 CCDD");
+        harness_sim(&h, "urc +QIND: \"FOTA\",\"COAPEND\",0");
+        harness_sim(&h, "urc +QIND: \"FOTA\",\"START\"");
+        harness_sim(&h, "urc +QIND: \"FOTA\",\"END\",3");
+        ck_assert(harness_wait_prop(&h, FOTA, "LastResult", "update-failed", WAIT_MS));
+        /* The module may have dropped its buffer with the LwM2M context (the simulator does on
+         * AT+QLWDEL); what matters is that it is read once the phase is idle, or it never
+         * announces again. */
+        ck_assert_msg(harness_wait_file(h.simlog, " AT+QLWRD=512\n", 1, WAIT_MS), "downlink never read");
+        harness_commands_between(&h, "\"END\",3", NULL, after, sizeof(after));
+        ck_assert_msg(strstr(after, " AT+QLWRD=512\n"), "downlink read before the upgrade ended:\n%s", after);
+        harness_cleanup(&h);
+}
+END_TEST
+
 static Suite *fota_suite(void)
 {
         Suite *s = suite_create("fota-integration");
@@ -337,6 +362,7 @@ static Suite *fota_suite(void)
         tcase_add_test(tc, test_sigkill_during_updating);
         tcase_add_test(tc, test_corrupt_state_file);
         tcase_add_test(tc, test_downlink_after_upgrade);
+        tcase_add_test(tc, test_downlink_after_reporting);
         tcase_add_test(tc, test_inhibitor_locks);
         tcase_add_test(tc, test_no_logind);
         suite_add_tcase(s, tc);

@@ -889,6 +889,31 @@ START_TEST(test_downlink_while_gated)
 }
 END_TEST
 
+/* The upgrade ends in reporting: the session is stopped and registered again while the gate is
+ * still not open. The announced data must still be read once it is (issue 3: drained as soon as
+ * the phase returns to idle). */
+START_TEST(test_downlink_survives_reregistration)
+{
+        make_ready();
+        set_gate(AT_GATE_CLOSED);
+        feed("+QLWDATARECV: 19,1,0,2");
+        set_gate(AT_GATE_REPORTING);
+        lwm2m_stop(F->s, "re-registering after the upgrade", F->now);
+        lwm2m_start(F->s, IMEI, F->now);
+        answer_until_open();
+        feed("CONNECT OK");
+        feed("OK");                             /* QLWCFG */
+        ck_assert_str_ne(last(), "AT+QLWRD=512");
+        set_gate(AT_GATE_OPEN);
+        expect_last("AT+QLWRD=512");
+        feed("+QLWRD: 2,0");
+        feed("CCDD");
+        feed("OK");
+        ck_assert_uint_eq(F->n_rx, 1);
+        ck_assert_uint_eq(F->rx[0].data[0], 0xcc);
+}
+END_TEST
+
 START_TEST(test_downlink_gate_closes_mid_drain)
 {
         size_t n;
@@ -1029,6 +1054,7 @@ static Suite *lwm2m_suite(void)
         tcase_add_test(tc, test_downlink_drain);
         tcase_add_loop_test(tc, test_downlink_bad_read, 0, N(bad_reads));
         tcase_add_test(tc, test_downlink_while_gated);
+        tcase_add_test(tc, test_downlink_survives_reregistration);
         tcase_add_test(tc, test_downlink_gate_closes_mid_drain);
         tcase_add_test(tc, test_downlink_burst_yields);
         suite_add_tcase(s, tc);
