@@ -17,7 +17,7 @@
 #include "bus.h"
 #include "log.h"
 
-#define PENDING_MAX 256         /* SendData calls waiting for SEND OK: the largest [lwm2m] send_queue */
+#define PENDING_MAX 257         /* SendData calls waiting for SEND OK: the largest [lwm2m] send_queue + 1 */
 
 struct pending {
         uint64_t cookie;
@@ -73,6 +73,24 @@ static int method_reset(sd_bus_message *m, void *userdata, sd_bus_error *error)
         return sd_bus_reply_method_return(m, NULL);
 }
 
+/* Take a waiting call out of the table; returns it (a reference the caller owns) or NULL. */
+static sd_bus_message *take_pending(struct bus *b, uint64_t cookie)
+{
+        for (size_t i = 0; i < b->n_pending; i++)
+                if (b->pending[i].cookie == cookie) {
+                        sd_bus_message *call = b->pending[i].call;
+
+                        b->pending[i] = b->pending[--b->n_pending];
+                        return call;
+                }
+        return NULL;
+}
+
+static void forget_pending(struct bus *b, uint64_t cookie)
+{
+        sd_bus_message_unref(take_pending(b, cookie));
+}
+
 static int method_send_data(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
         struct bus *b = userdata;
@@ -95,14 +113,18 @@ static int method_send_data(sd_bus_message *m, void *userdata, sd_bus_error *err
         if (len == 0 || len > 512)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "The payload must be 1..512 bytes, the module's limit (got %zu).", len);
+        /* Keep the call before handing the data over: the send may also finish at once (the tty
+         * just went away), and bus_send_done must find it then. The send queue ([lwm2m] send_queue
+         * <= 256) bounds the calls waiting here, plus this one. */
+        assert(b->n_pending < PENDING_MAX);
         cookie = ++b->next_cookie;
+        b->pending[b->n_pending++] = (struct pending) { cookie, sd_bus_message_ref(m) };
         r = b->h->send(b->ud, obj, inst, res, data, len, cookie);
+        if (r < 0)
+                forget_pending(b, cookie);
         switch (r) {
         case 0:
-                /* The send queue ([lwm2m] send_queue <= 256) bounds the calls waiting here. */
-                assert(b->n_pending < PENDING_MAX);
-                b->pending[b->n_pending++] = (struct pending) { cookie, sd_bus_message_ref(m) };
-                return 1;       /* the reply comes with SEND OK */
+                return 1;       /* the reply comes with SEND OK (or has come already) */
         case -EBUSY:
                 return sd_bus_error_set(error, BUS_ERROR_UPGRADE_IN_PROGRESS,
                                         "A firmware upgrade is in progress; data is refused until it ends. "
@@ -345,24 +367,20 @@ void bus_update(struct bus *b, const struct bus_snapshot *s)
 
 void bus_send_done(struct bus *b, uint64_t cookie, int result, const char *why)
 {
-        for (size_t i = 0; i < b->n_pending; i++) {
-                sd_bus_message *call = b->pending[i].call;
+        sd_bus_message *call = take_pending(b, cookie);
 
-                if (b->pending[i].cookie != cookie)
-                        continue;
-                b->pending[i] = b->pending[--b->n_pending];
-                if (result == 0)
-                        (void) sd_bus_reply_method_return(call, NULL);
-                else if (result == -EBUSY)
-                        (void) sd_bus_reply_method_errorf(call, BUS_ERROR_UPGRADE_IN_PROGRESS, "%s", why);
-                else if (result == -ENOTCONN)
-                        (void) sd_bus_reply_method_errorf(call, BUS_ERROR_NOT_READY, "%s", why);
-                else
-                        (void) sd_bus_reply_method_errorf(call, BUS_ERROR_SEND_FAILED, "%s", why);
-                sd_bus_message_unref(call);
-                rearm(b);
+        if (!call)
                 return;
-        }
+        if (result == 0)
+                (void) sd_bus_reply_method_return(call, NULL);
+        else if (result == -EBUSY)
+                (void) sd_bus_reply_method_errorf(call, BUS_ERROR_UPGRADE_IN_PROGRESS, "%s", why);
+        else if (result == -ENOTCONN)
+                (void) sd_bus_reply_method_errorf(call, BUS_ERROR_NOT_READY, "%s", why);
+        else
+                (void) sd_bus_reply_method_errorf(call, BUS_ERROR_SEND_FAILED, "%s", why);
+        sd_bus_message_unref(call);
+        rearm(b);
 }
 
 static void emit(struct bus *b, const char *iface, const char *member, const char *types, ...)

@@ -443,8 +443,9 @@ static bool parse_object(struct parse *p, const char *label, size_t index, const
                 return true;
         }
 
-        if (parse_uint_n(field[2], flen[2], &v) < 0 || v < 1 || v > CONFIG_OBJECTS_MAX) {
-                add_error(p, p->line, "%s entry %zu \"%s\": count %.*s is out of range, allowed 1..%u",
+        /* count 0 with one id is the guide's own form (AT+QLWADDOBJ=19,0,0,"0"). */
+        if (parse_uint_n(field[2], flen[2], &v) < 0 || v > CONFIG_OBJECTS_MAX) {
+                add_error(p, p->line, "%s entry %zu \"%s\": count %.*s is out of range, allowed 0..%u",
                           label, index, e, (int) flen[2], field[2], CONFIG_OBJECTS_MAX);
                 return false;
         }
@@ -474,9 +475,10 @@ static bool parse_object(struct parse *p, const char *label, size_t index, const
                         n_ids++;
                         start = i + 1;
                 }
-                if (n_ids != o->count) {
+                if (o->count ? n_ids != o->count : n_ids != 1) {
                         add_error(p, p->line,
-                                  "%s entry %zu \"%s\": count %u does not match the %zu resource ids given",
+                                  "%s entry %zu \"%s\": count %u does not match the %zu resource ids given "
+                                  "(count 0 takes exactly one id, as in the guide's 19/0/0/0)",
                                   label, index, e, o->count, n_ids);
                         return false;
                 }

@@ -249,6 +249,22 @@ START_TEST(test_inline_comment_after_objects)
 }
 END_TEST
 
+/* The guide's own form written out in full: count 0 and the id "0". */
+START_TEST(test_objects_guide_long_form)
+{
+        struct config cfg;
+        char cmd[128];
+
+        parse_ok(&cfg, DEV "[lwm2m]\nobjects = 19/0/0/0, 19/1/0/0\n");
+        ck_assert_uint_eq(cfg.n_objects, 2);
+        ck_assert_uint_eq(cfg.objects[0].count, 0);
+        ck_assert_int_ge(config_object_command(&cfg.objects[0], cmd, sizeof(cmd)), 0);
+        ck_assert_str_eq(cmd, "AT+QLWADDOBJ=19,0,0,\"0\"");
+        ck_assert_int_ge(config_object_command(&cfg.objects[1], cmd, sizeof(cmd)), 0);
+        ck_assert_str_eq(cmd, "AT+QLWADDOBJ=19,1,0,\"0\"");
+}
+END_TEST
+
 /* ---- booleans and bounds that are accepted ---------------------------------------------------- */
 
 static const struct {
@@ -443,13 +459,13 @@ static const struct {
             "allowed 0..65535", NULL } },
         { DEV "[lwm2m]\nobjects = 3303/0/3/5700;5701\n",
           { "t.conf:4: [lwm2m] objects entry 1 \"3303/0/3/5700;5701\": count 3 does not match the "
-            "2 resource ids given", NULL } },
-        { DEV "[lwm2m]\nobjects = 3303/0/0/5700\n",
-          { "t.conf:4: [lwm2m] objects entry 1 \"3303/0/0/5700\": count 0 is out of range, "
-            "allowed 1..16", NULL } },
+            "2 resource ids given (count 0 takes exactly one id, as in the guide's 19/0/0/0)", NULL } },
+        { DEV "[lwm2m]\nobjects = 3303/0/0/5700;5701\n",
+          { "t.conf:4: [lwm2m] objects entry 1 \"3303/0/0/5700;5701\": count 0 does not match the "
+            "2 resource ids given (count 0 takes exactly one id, as in the guide's 19/0/0/0)", NULL } },
         { DEV "[lwm2m]\nobjects = 3303/0/17/5700\n",
           { "t.conf:4: [lwm2m] objects entry 1 \"3303/0/17/5700\": count 17 is out of range, "
-            "allowed 1..16", NULL } },
+            "allowed 0..16", NULL } },
         { DEV "[lwm2m]\nobjects = 3303/0/1/65536\n",
           { "t.conf:4: [lwm2m] objects entry 1 \"3303/0/1/65536\": resource id 65536 is out of "
             "range, allowed 0..65535", NULL } },
@@ -931,6 +947,7 @@ static Suite *config_suite(void)
         tcase_add_test(tc, test_download_max_follows_timeout);
         tcase_add_test(tc, test_lexical);
         tcase_add_test(tc, test_inline_comment_after_objects);
+        tcase_add_test(tc, test_objects_guide_long_form);
         tcase_add_loop_test(tc, test_bool_ok, 0, (int) (sizeof(bools) / sizeof(bools[0])));
         tcase_add_loop_test(tc, test_range_bounds_ok, 0, (int) (sizeof(ranges) / sizeof(ranges[0])));
         tcase_add_test(tc, test_probe_off);
