@@ -522,9 +522,9 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 
         if (message)
                 fprintf(stderr, "bc26ctl: %s\n", message);
-        /* Like a shell reports a process killed by the signal; monitor ends normally. */
-        return sd_event_exit(sd_event_source_get_event(s),
-                             message ? 128 + (int) si->ssi_signo : EXIT_SUCCESS);
+        /* An abandoned send/reset did not get done: 1, as the contract's "refused or failed";
+         * monitor runs until interrupted, so that is its normal end. */
+        return sd_event_exit(sd_event_source_get_event(s), message ? EXIT_FAILURE : EXIT_SUCCESS);
 }
 
 /* An event loop with the bus attached, where SIGINT and SIGTERM end the loop (printing message
@@ -889,7 +889,7 @@ static void help(void)
                "  --version\n"
                "\n"
                "Exit status: 0 done, 1 refused or failed, 2 usage error, 69 bc26d not running\n"
-               "or no system bus, 77 access denied, 130 interrupted while waiting.\n"
+               "or no system bus, 77 access denied.\n"
                "DBUS_SYSTEM_BUS_ADDRESS selects another bus. See bc26d's doc/dbus-api.md.\n",
                CTL_PAYLOAD_MAX, CTL_ID_MAX);
 }
