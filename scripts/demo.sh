@@ -39,29 +39,9 @@ wait_prop() {   # wait_prop IFACE PROP VALUE (30 s at most)
         echo "demo: timed out waiting for $1.$2 = $3" >&2; exit 1
 }
 
-# A private bus acting as the system bus.
-cat >"$work/bus.conf" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$work/bus.sock</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/><allow own="*"/>
-    <allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/>
-  </policy>
-</busconfig>
-CONF
-dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile --nosyslog 2>/dev/null &
-pids+=($!)
-for _ in $(seq 100); do [ -S "$work/bus.sock" ] && break; sleep 0.1; done
-export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$work/bus.sock"
-
-python3 "$top/tests/bc26sim.py" --link "$work/tty" --control "$work/sim.sock" --log "$work/sim.log" \
-        --connect-delay 0.5 --send-delay 0.3 >"$work/sim.out" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do [ -S "$work/sim.sock" ] && break; sleep 0.1; done
+. "$top/scripts/private-bus.sh"
+start_private_bus
+start_simulator --connect-delay 0.5 --send-delay 0.3
 
 cat >"$work/bc26d.conf" <<CONF
 [serial]
