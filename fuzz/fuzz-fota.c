@@ -49,19 +49,6 @@ struct model {
         struct fota_urc urc;            /* the URC of a STEP_URC */
 };
 
-/* As src/manager.c gate_of(). */
-static enum at_gate gate_of(enum fota_phase p)
-{
-        switch (p) {
-        case FOTA_PHASE_IDLE:           return AT_GATE_OPEN;
-        case FOTA_PHASE_REPORTING:      return AT_GATE_REPORTING;
-        case FOTA_PHASE_DOWNLOADING:
-        case FOTA_PHASE_DOWNLOADED:
-        case FOTA_PHASE_UPDATING:       return AT_GATE_CLOSED;
-        }
-        return AT_GATE_CLOSED;
-}
-
 static bool state_equal(const struct fota_state *a, const struct fota_state *b)
 {
         return a->phase == b->phase && a->window == b->window && a->window_expired == b->window_expired &&
@@ -81,7 +68,7 @@ static bool has_note(const struct fota_output *out, enum fota_note n)
 
 static void check_gate(enum fota_phase phase)
 {
-        enum at_gate g = gate_of(phase);
+        enum at_gate g = fota_gate(phase);
 
         for (unsigned c = 0; c < _AT_CMD_MAX; c++) {
                 const struct at_cmd_spec *spec = at_cmd_spec((enum at_cmd) c);
@@ -170,7 +157,7 @@ static void check_step(struct model *m, enum step step, const struct fota_state 
                            "reset ordered in %s", fota_phase_to_string(before->phase));
                 fuzz_check(st->phase == before->phase && st->window == 2, "reset did not open window 2");
                 fuzz_check(m->resets == 0, "second reset in one window sequence");
-                fuzz_check(at_gate_allows(gate_of(st->phase), AT_CLASS_RESET, true), "gate refuses the reset");
+                fuzz_check(at_gate_allows(fota_gate(st->phase), AT_CLASS_RESET, true), "gate refuses the reset");
                 m->resets++;
         }
 
@@ -182,7 +169,7 @@ static void check_step(struct model *m, enum step step, const struct fota_state 
                    fota_phase_to_string(st->phase));
         if (rereg)
                 for (enum at_cmd_class c = AT_CLASS_INIT; c <= AT_CLASS_REGISTRATION; c++)
-                        fuzz_check(at_gate_allows(gate_of(st->phase), c, false), "gate refuses re-registration");
+                        fuzz_check(at_gate_allows(fota_gate(st->phase), c, false), "gate refuses re-registration");
 
         /* Signals. */
         if (!event) {

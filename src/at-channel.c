@@ -247,19 +247,25 @@ static void keep_response_line(struct at_channel *ch, const char *line, size_t l
         ch->arena_used += len + 1;
 }
 
+/* Fail the command in flight and everything queued behind it (no new command is written). */
+static void fail_all(struct at_channel *ch, enum at_status status, uint64_t now)
+{
+        struct at_entry *e = ch->inflight;
+
+        if (e) {
+                ch->inflight = NULL;
+                complete(ch, e, status, 0, false, now);
+                reset_response(ch);
+        }
+        fail_queued(ch, status, false, now);
+}
+
 static void module_rebooted(struct at_channel *ch, uint64_t now)
 {
         ch->stats.reboots++;
         /* The module forgot everything: the command in flight and everything queued behind it
          * were meant for a module state that no longer exists. */
-        if (ch->inflight) {
-                struct at_entry *e = ch->inflight;
-
-                ch->inflight = NULL;
-                complete(ch, e, AT_STATUS_REBOOTED, 0, false, now);
-                reset_response(ch);
-        }
-        fail_queued(ch, AT_STATUS_REBOOTED, false, now);
+        fail_all(ch, AT_STATUS_REBOOTED, now);
         if (ch->ops->reboot)
                 ch->ops->reboot(ch->ud, now);
 }
@@ -366,14 +372,7 @@ void at_channel_set_connected(struct at_channel *ch, bool connected, uint64_t no
         if (connected)
                 return;         /* nothing is queued while disconnected: submit refuses */
         line_splitter_reset(&ch->splitter);
-        if (ch->inflight) {
-                struct at_entry *e = ch->inflight;
-
-                ch->inflight = NULL;
-                complete(ch, e, AT_STATUS_CANCELLED, 0, false, now);
-                reset_response(ch);
-        }
-        fail_queued(ch, AT_STATUS_CANCELLED, false, now);
+        fail_all(ch, AT_STATUS_CANCELLED, now);
 }
 
 bool at_channel_busy(const struct at_channel *ch)

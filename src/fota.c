@@ -537,3 +537,15 @@ int fota_result_from_string(const char *s, enum fota_result *out)
                 }
         return -EINVAL;
 }
+
+enum at_gate fota_gate(enum fota_phase p)
+{
+        switch (p) {
+        case FOTA_PHASE_IDLE:           return AT_GATE_OPEN;
+        case FOTA_PHASE_REPORTING:      return AT_GATE_REPORTING;
+        case FOTA_PHASE_DOWNLOADING:
+        case FOTA_PHASE_DOWNLOADED:
+        case FOTA_PHASE_UPDATING:       return AT_GATE_CLOSED;
+        }
+        return AT_GATE_CLOSED;
+}

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "at-cmd.h"
 #include "urc.h"
 
 enum fota_phase {
@@ -113,6 +114,10 @@ void fota_on_tick(struct fota *f, uint64_t now, struct fota_output *out);
 
 /* Earliest deadline, UINT64_MAX when none (idle). */
 uint64_t fota_next_deadline(const struct fota *f);
+
+/* The AT gate a phase implies: open when idle, re-registration only in reporting, closed while
+ * downloading, downloaded or updating (guide 4.2, table 1). */
+enum at_gate fota_gate(enum fota_phase p);
 
 /* Is the module under upgrade protection (phase not idle)? */
 bool fota_active(const struct fota *f);

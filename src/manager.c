@@ -170,21 +170,9 @@ static void after_event(struct manager *m)
 
 /* ---- DFOTA ------------------------------------------------------------------------------- */
 
-static enum at_gate gate_of(enum fota_phase p)
-{
-        switch (p) {
-        case FOTA_PHASE_IDLE:           return AT_GATE_OPEN;
-        case FOTA_PHASE_REPORTING:      return AT_GATE_REPORTING;
-        case FOTA_PHASE_DOWNLOADING:
-        case FOTA_PHASE_DOWNLOADED:
-        case FOTA_PHASE_UPDATING:       return AT_GATE_CLOSED;
-        }
-        return AT_GATE_CLOSED;
-}
-
 static void apply_gate(struct manager *m, uint64_t now)
 {
-        enum at_gate g = gate_of(m->fota.st.phase);
+        enum at_gate g = fota_gate(m->fota.st.phase);
 
         if (g == at_channel_get_gate(m->ch))
                 return;

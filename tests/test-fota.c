@@ -671,6 +671,17 @@ START_TEST(test_names)
 }
 END_TEST
 
+/* The gate each phase implies (guide 4.2, table 1): the manager and the fuzzer use this one. */
+START_TEST(test_gate_of_phase)
+{
+        ck_assert_int_eq(fota_gate(FOTA_PHASE_IDLE), AT_GATE_OPEN);
+        ck_assert_int_eq(fota_gate(FOTA_PHASE_DOWNLOADING), AT_GATE_CLOSED);
+        ck_assert_int_eq(fota_gate(FOTA_PHASE_DOWNLOADED), AT_GATE_CLOSED);
+        ck_assert_int_eq(fota_gate(FOTA_PHASE_UPDATING), AT_GATE_CLOSED);
+        ck_assert_int_eq(fota_gate(FOTA_PHASE_REPORTING), AT_GATE_REPORTING);
+}
+END_TEST
+
 static Suite *fota_suite(void)
 {
         Suite *s = suite_create("fota");
@@ -692,6 +703,7 @@ static Suite *fota_suite(void)
         tc = tcase_create("misc");
         tcase_add_test(tc, test_next_deadline);
         tcase_add_test(tc, test_names);
+        tcase_add_test(tc, test_gate_of_phase);
         suite_add_tcase(s, tc);
         return s;
 }
