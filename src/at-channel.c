@@ -14,6 +14,7 @@
 
 struct at_entry {
         struct at_entry *next;
+        bool resync;            /* the channel's own AT+CMEE?: no owner, no callback */
         struct at_request req;  /* req.text and req.expect point into the strings below */
         char *text;
         char *expect;
@@ -27,6 +28,8 @@ struct at_channel {
         enum at_gate gate;
 
         struct at_entry *inflight;
+        bool need_resync;               /* late answers may still come: resync before the next command */
+        bool resync_marker;             /* the resync in flight has seen its "+CMEE:" line */
         struct at_entry *head, *tail;   /* queued, not written */
         size_t n_queued;
 
@@ -62,7 +65,7 @@ static void complete(struct at_channel *ch, struct at_entry *e, enum at_status s
                 for (size_t i = 0; i < ch->n_lines; i++)
                         r.lines[i] = ch->arena + ch->line_off[i];
         }
-        if (e->req.done)
+        if (e->req.done && !e->resync)
                 e->req.done(e->req.userdata, &r);
         entry_free(e);
 }
@@ -130,29 +133,66 @@ static void fail_queued(struct at_channel *ch, enum at_status status, bool only_
         }
 }
 
+static struct at_entry *resync_entry(const struct at_entry *head)
+{
+        struct at_entry *e = calloc(1, sizeof(*e));
+
+        if (!e)
+                return NULL;
+        e->resync = true;
+        e->text = strdup("AT+CMEE?\r");
+        e->expect = strdup("+CMEE:");
+        if (!e->text || !e->expect)
+                return entry_free(e);
+        e->text[strlen(e->text) - 1] = '\0';   /* the slot for CR, as for queued entries */
+        e->req.cmd = AT_CMD_RESYNC;
+        e->req.text = e->text;
+        e->req.expect = e->expect;
+        e->req.timeout_usec = head->req.timeout_usec;
+        return e;
+}
+
+/* Write an entry and make it the one in flight. A failed write is not retried here: the entry
+ * times out at its deadline like one the module never answered. */
+static void write_entry(struct at_channel *ch, struct at_entry *e, uint64_t now)
+{
+        size_t n = strlen(e->text);
+
+        e->text[n] = '\r';      /* the slot after the text was reserved for CR */
+        if (ch->ops->write(ch->ud, e->text, n + 1) < 0)
+                ch->need_resync = true;
+        e->text[n] = '\0';
+        e->deadline = now + e->req.timeout_usec;
+        reset_response(ch);
+        ch->inflight = e;
+}
+
 static void kick(struct at_channel *ch, uint64_t now)
 {
         while (!ch->inflight && ch->head && ch->connected) {
-                struct at_entry *e = queue_pop(ch);
-                size_t n = strlen(e->text);
-                int r;
+                struct at_entry *e = ch->head;
 
                 /* The gate was checked at submit and on every change; check again so that no
                  * path can write a gated command. */
                 if (!at_gate_allows(ch->gate, at_cmd_spec(e->req.cmd)->cls, e->req.table2_reset)) {
-                        complete(ch, e, AT_STATUS_GATED, 0, false, now);
+                        complete(ch, queue_pop(ch), AT_STATUS_GATED, 0, false, now);
                         continue;
                 }
-                e->text[n] = '\r';      /* the slot after the text was reserved for CR */
-                r = ch->ops->write(ch->ud, e->text, n + 1);
-                e->text[n] = '\0';
-                if (r < 0) {
-                        complete(ch, e, AT_STATUS_CANCELLED, 0, false, now);
-                        continue;
+                /* A reset makes the module forget whatever it still had to say: no resync first
+                 * (and during an upgrade nothing else may be written). */
+                if (ch->need_resync && !e->req.table2_reset && e->req.cmd != AT_CMD_QRST &&
+                    at_gate_allows(ch->gate, AT_CLASS_INIT, false)) {
+                        struct at_entry *sync = resync_entry(e);
+
+                        if (sync) {
+                                ch->stats.resyncs++;
+                                ch->resync_marker = false;
+                                write_entry(ch, sync, now);
+                                return;
+                        }
+                        /* Out of memory: go on without; shapes still protect the answers. */
                 }
-                e->deadline = now + e->req.timeout_usec;
-                reset_response(ch);
-                ch->inflight = e;
+                write_entry(ch, queue_pop(ch), now);
         }
 }
 
@@ -263,6 +303,7 @@ static void fail_all(struct at_channel *ch, enum at_status status, uint64_t now)
 static void module_rebooted(struct at_channel *ch, uint64_t now)
 {
         ch->stats.reboots++;
+        ch->need_resync = false;        /* a fresh module has no late answers to give */
         /* The module forgot everything: the command in flight and everything queued behind it
          * were meant for a module state that no longer exists. */
         fail_all(ch, AT_STATUS_REBOOTED, now);
@@ -276,6 +317,40 @@ static void dispatch(struct at_channel *ch, const char *text, const struct at_li
                 ch->ops->line(ch->ud, text, l, now);
 }
 
+/* A line while the resync is in flight; true if consumed. Results before the "+CMEE:" line are
+ * late answers to commands that timed out: dropped (the owner may log them as stray). The final
+ * result after it ends the resync. URCs and boot lines take their normal path. */
+static bool resync_line(struct at_channel *ch, const char *text, const struct at_line *l, uint64_t now)
+{
+        switch (l->cls) {
+        case AT_LINE_RESPONSE:
+                ch->resync_marker = true;
+                return true;
+        case AT_LINE_OK:
+        case AT_LINE_ERROR:
+        case AT_LINE_CME_ERROR:
+                reboot_detector_other_line(&ch->reboot, now);
+                if (!ch->resync_marker) {
+                        ch->stats.stale_results++;
+                        dispatch(ch, text, l, now);
+                        return true;
+                }
+                ch->need_resync = false;
+                entry_free(ch->inflight);
+                ch->inflight = NULL;
+                reset_response(ch);
+                kick(ch, now);
+                return true;
+        case AT_LINE_ECHO:
+        case AT_LINE_BOOT:
+        case AT_LINE_URC:
+        case AT_LINE_ASYNC:
+        case AT_LINE_UNKNOWN:
+                return false;
+        }
+        return false;
+}
+
 static void on_line(void *userdata, const char *text, size_t len)
 {
         struct at_channel *ch = userdata;
@@ -283,11 +358,14 @@ static void on_line(void *userdata, const char *text, size_t len)
         struct at_classify_ctx ctx = {
                 .pending = ch->inflight ? ch->inflight->text : NULL,
                 .expect = ch->inflight ? ch->inflight->expect : NULL,
+                .bare = ch->inflight && ch->inflight->req.bare,
         };
         struct at_line l;
 
         ch->stats.lines++;
         at_classify(text, &ctx, &l);
+        if (ch->inflight && ch->inflight->resync && resync_line(ch, text, &l, now))
+                return;
 
         switch (l.cls) {
         case AT_LINE_BOOT:
@@ -338,12 +416,35 @@ void at_channel_feed(struct at_channel *ch, const void *data, size_t n, uint64_t
         ch->stats.dropped_bytes = ch->splitter.bytes_dropped;
 }
 
+/* Drop what the tty has not taken yet: it belongs to a command no longer in flight. */
+static void discard_output(struct at_channel *ch)
+{
+        if (ch->ops->discard)
+                ch->stats.discarded_bytes += ch->ops->discard(ch->ud);
+}
+
 void at_channel_tick(struct at_channel *ch, uint64_t now)
 {
-        if (ch->inflight && now >= ch->inflight->deadline) {
-                ch->stats.timeouts++;
+        struct at_entry *e = ch->inflight;
+
+        if (!e || now < e->deadline)
+                return;
+        ch->stats.timeouts++;
+        discard_output(ch);
+        ch->need_resync = true;
+        if (!e->resync) {
                 finish_inflight(ch, AT_STATUS_TIMEOUT, 0, now);
+                return;
         }
+        /* The module answered not even the resync: the command waiting behind it counts as
+         * unanswered (its owner decides what silence means); the next one gets a new resync. */
+        entry_free(e);
+        ch->inflight = NULL;
+        reset_response(ch);
+        e = queue_pop(ch);
+        if (e)
+                complete(ch, e, AT_STATUS_TIMEOUT, 0, false, now);
+        kick(ch, now);
 }
 
 uint64_t at_channel_next_deadline(const struct at_channel *ch)
@@ -351,12 +452,29 @@ uint64_t at_channel_next_deadline(const struct at_channel *ch)
         return ch->inflight ? ch->inflight->deadline : UINT64_MAX;
 }
 
-void at_channel_set_gate(struct at_channel *ch, enum at_gate gate, uint64_t now)
+bool at_channel_set_gate(struct at_channel *ch, enum at_gate gate, uint64_t now)
 {
         if (ch->gate == gate)
-                return;
+                return false;
         ch->gate = gate;
+        if (gate == AT_GATE_CLOSED && ch->ops->discard) {
+                size_t n = ch->ops->discard(ch->ud);
+
+                /* Bytes of the command in flight still queued for a stalled tty must not reach an
+                 * upgrading module: drop them; the command never (fully) reached it. */
+                ch->stats.discarded_bytes += n;
+                if (n > 0 && ch->inflight) {
+                        struct at_entry *e = ch->inflight;
+
+                        ch->need_resync = true;
+                        ch->inflight = NULL;
+                        complete(ch, e, AT_STATUS_GATED, 0, false, now);
+                        reset_response(ch);
+                }
+        }
         fail_queued(ch, AT_STATUS_GATED, true, now);
+        kick(ch, now);
+        return true;
 }
 
 enum at_gate at_channel_get_gate(const struct at_channel *ch)
@@ -372,6 +490,8 @@ void at_channel_set_connected(struct at_channel *ch, bool connected, uint64_t no
         if (connected)
                 return;         /* nothing is queued while disconnected: submit refuses */
         line_splitter_reset(&ch->splitter);
+        if (ch->inflight)
+                ch->need_resync = true; /* the same module may still answer it after a replug */
         fail_all(ch, AT_STATUS_CANCELLED, now);
 }
 

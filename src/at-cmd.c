@@ -28,6 +28,7 @@ static const struct at_cmd_spec table[] = {
         [AT_CMD_QLWRD]       = { AT_CMD_QLWRD,       "AT+QLWRD=",       AT_CLASS_DATA },
         [AT_CMD_PROBE]       = { AT_CMD_PROBE,       "AT",              AT_CLASS_PROBE },
         [AT_CMD_QRST]        = { AT_CMD_QRST,        "AT+QRST=1",       AT_CLASS_RESET },
+        [AT_CMD_RESYNC]      = { AT_CMD_RESYNC,      "AT+CMEE?",        AT_CLASS_INIT },
 };
 
 /* A row missing at the end would shrink the table; one missing in the middle is caught by the

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 
 enum at_cmd_class {
-        AT_CLASS_INIT,          /* sync AT, ATE0, AT+CMEE=1, AT+QSCLK=0 */
+        AT_CLASS_INIT,          /* sync AT, ATE0, AT+CMEE=1, AT+QSCLK=0, the channel's resync */
         AT_CLASS_IDENTITY,      /* ATI, AT+CGMR, AT+CGSN=1 */
         AT_CLASS_REGISTRATION,  /* AT+QLWSERV/CONF/ADDOBJ/OPEN/CFG/CLOSE/DEL */
         AT_CLASS_DATA,          /* AT+QLWDATASEND, AT+QLWRD */
@@ -36,6 +36,7 @@ enum at_cmd {
         AT_CMD_QLWRD,
         AT_CMD_PROBE,           /* "AT" every probe_interval_s while idle and ready */
         AT_CMD_QRST,            /* "AT+QRST=1" */
+        AT_CMD_RESYNC,          /* "AT+CMEE?": the channel's own marker after a timeout */
         _AT_CMD_MAX,
 };
 

@@ -14,6 +14,7 @@
 #define READ_BURST_MAX          64      /* AT+QLWRD per drain before yielding to the event loop */
 #define TOKENS_MAX              16      /* our commands the channel may hold at once, stale included */
 #define WHY_MAX                 256
+#define RD_RETRY_MAX_USEC       (60ULL * USEC_PER_SEC)  /* the downlink drain's longest back-off */
 
 /* The registration steps, in the guide's order (3.2); QLWDEL only on retries. */
 enum reg_step {
@@ -54,7 +55,6 @@ struct lwm2m {
         void *ud;
 
         enum lwm2m_state state;
-        enum at_gate gate;
         char endpoint[CONFIG_ENDPOINT_MAX + 1];         /* to send: config, else the IMEI */
         char endpoint_sent[CONFIG_ENDPOINT_MAX + 1];    /* as last sent in AT+QLWCONF */
 
@@ -84,6 +84,11 @@ struct lwm2m {
         uint64_t send_live;
         uint64_t send_deadline;
         bool kicking;                   /* send_kick runs: callbacks must not re-enter it */
+        /* A send ended without its own result (timeout): its SEND OK/FAIL may still come, and
+         * the module takes no new confirmable send before it. Until that late result or
+         * stale_deadline, nothing is written and a result is that old send's, never credited. */
+        bool stale_send;
+        uint64_t stale_deadline;
 
         /* downlink drain */
         bool rd_active;                 /* draining: a read is in the channel or resumes at rd_resume_at */
@@ -91,6 +96,7 @@ struct lwm2m {
         unsigned rd_obj, rd_inst, rd_res;               /* ids of the drain running */
         unsigned pend_obj, pend_inst, pend_res;         /* ids of the waiting announce */
         unsigned rd_reads;
+        unsigned rd_failures;           /* reads failed in a row: the retry backs off */
         uint64_t rd_live;
         uint64_t rd_resume_at;          /* 0: none */
 };
@@ -127,6 +133,12 @@ static void enter_state(struct lwm2m *s, enum lwm2m_state new_state)
                 s->ops->state_changed(s->ud, old, new_state);
 }
 
+/* The channel owns the gate; the session only asks. */
+static enum at_gate gate(const struct lwm2m *s)
+{
+        return at_channel_get_gate(s->ch);
+}
+
 static bool is_uplink(const struct lwm2m *s, unsigned obj, unsigned inst)
 {
         return s->cfg.n_objects > 0 && s->cfg.objects[0].obj == obj && s->cfg.objects[0].inst == inst;
@@ -137,8 +149,10 @@ static int submit(struct lwm2m *s, enum at_cmd cmd, const char *text, uint64_t t
                   const char *expect, at_done_t done, uint64_t *live, uint64_t now)
 {
         struct token *tok = NULL;
+        /* Only AT+QLWRD answers with a bare line (its hex data); for every other command a line
+         * without a "+CMD:" prefix is noise, never its response. */
         struct at_request req = { .cmd = cmd, .text = text, .timeout_usec = timeout, .expect = expect,
-                                  .done = done };
+                                  .done = done, .bare = cmd == AT_CMD_QLWRD };
         int r;
 
         for (size_t i = 0; i < TOKENS_MAX; i++)
@@ -213,6 +227,22 @@ static void fail_queued(struct lwm2m *s, int result, const char *why)
 static void send_cmd_done(void *userdata, const struct at_response *r);
 static void send_kick(struct lwm2m *s, uint64_t now);
 
+/* The send just finished did so without its result: hold the next one until its late result or
+ * send_timeout_s more. */
+static void stale_begin(struct lwm2m *s, uint64_t now)
+{
+        s->stale_send = true;
+        s->stale_deadline = add_sat(now, s->cfg.send_timeout_usec);
+}
+
+static void stale_end(struct lwm2m *s, const char *why)
+{
+        if (!s->stale_send)
+                return;
+        s->stale_send = false;
+        log_debug("The timed-out send is settled (%s): the next send may go", why);
+}
+
 static int send_write(struct lwm2m *s, uint64_t now)
 {
         static const char hex[] = "0123456789ABCDEF";
@@ -243,8 +273,8 @@ static void send_kick(struct lwm2m *s, uint64_t now)
         if (s->kicking)
                 return;         /* the outer loop picks up whatever a callback queued */
         s->kicking = true;
-        while (s->phase == SEND_IDLE && s->state == LWM2M_STATE_READY && s->gate == AT_GATE_OPEN &&
-               queue_pop(s, &s->cur)) {
+        while (s->phase == SEND_IDLE && !s->stale_send && s->state == LWM2M_STATE_READY &&
+               gate(s) == AT_GATE_OPEN && queue_pop(s, &s->cur)) {
                 char why[WHY_MAX];
                 int r = send_write(s, now);
 
@@ -285,6 +315,7 @@ static void send_cmd_done(void *userdata, const struct at_response *r)
         case AT_STATUS_TIMEOUT:
                 send_finish(s, -ETIMEDOUT, "The module did not answer AT+QLWDATASEND within [modem] "
                             "command_timeout_ms; the data was probably not sent; try again later");
+                stale_begin(s, r->now);         /* a late OK and SEND OK would be this one's */
                 break;
         case AT_STATUS_GATED:
                 send_finish(s, -EBUSY, "A firmware upgrade started before the data could be written to the "
@@ -301,16 +332,18 @@ static void send_cmd_done(void *userdata, const struct at_response *r)
         send_kick(s, r->now);
 }
 
-/* SEND OK / SEND FAIL: the result of the confirmable send written. */
+/* SEND OK / SEND FAIL: the result of the confirmable send written, if it has had its OK (the
+ * module answers OK before the result, bc26-at.md 1.2). Any other is a late one of a send that
+ * timed out: it settles that send and is credited to nobody. */
 static void send_result(struct lwm2m *s, bool ok, uint64_t now)
 {
-        if (s->phase == SEND_IDLE) {
-                log_debug("Ignoring %s: no confirmable send is waiting (it timed out or the session restarted)",
-                          ok ? "SEND OK" : "SEND FAIL");
+        if (s->phase != SEND_RESULT) {
+                log_info("Ignoring a late %s: it belongs to a send that already timed out, not to any "
+                         "send waiting now", ok ? "SEND OK" : "SEND FAIL");
+                stale_end(s, "its late result came");
+                send_kick(s, now);
                 return;
         }
-        /* If it overtook the command's own OK, that OK is of no interest any more. */
-        s->send_live = 0;
         if (ok)
                 send_finish(s, 0, "The platform acknowledged the data (SEND OK)");
         else
@@ -346,10 +379,27 @@ static void rd_submit(struct lwm2m *s, uint64_t now)
         }
 }
 
+/* A read failed: the data is still in the module, which raises no new announce before its
+ * buffer is empty, so read again after a back-off (command_timeout_ms doubling up to
+ * RD_RETRY_MAX_USEC) for as long as the session runs. */
+static void rd_retry(struct lwm2m *s, const char *what, uint64_t now)
+{
+        uint64_t delay = s->cfg.command_timeout_usec;
+
+        for (unsigned i = 0; i < s->rd_failures && delay < RD_RETRY_MAX_USEC; i++)
+                delay *= 2;
+        if (delay > RD_RETRY_MAX_USEC)
+                delay = RD_RETRY_MAX_USEC;
+        s->rd_failures++;
+        log_warning("AT+QLWRD failed (%s, %u in a row); reading the downlink data again in %llu ms",
+                    what, s->rd_failures, (unsigned long long) (delay / 1000));
+        s->rd_resume_at = add_sat(now, delay);
+}
+
 /* Start draining a remembered announce if allowed. */
 static void rd_try(struct lwm2m *s, uint64_t now)
 {
-        if (!s->rd_pending || s->rd_active || s->gate != AT_GATE_OPEN || s->state == LWM2M_STATE_STOPPED)
+        if (!s->rd_pending || s->rd_active || gate(s) != AT_GATE_OPEN || s->state == LWM2M_STATE_STOPPED)
                 return;
         s->rd_pending = false;
         s->rd_active = true;
@@ -357,6 +407,7 @@ static void rd_try(struct lwm2m *s, uint64_t now)
         s->rd_inst = s->pend_inst;
         s->rd_res = s->pend_res;
         s->rd_reads = 0;
+        s->rd_failures = 0;
         rd_submit(s, now);
 }
 
@@ -369,6 +420,19 @@ static int hex_value(char c)
         if (c >= 'A' && c <= 'F')
                 return c - 'A' + 10;
         return -1;
+}
+
+/* Decode exactly n bytes of hex digits; false on any other character. */
+static bool parse_hex(const char *hex, uint8_t *buf, size_t n)
+{
+        for (size_t k = 0; k < n; k++) {
+                int hi = hex_value(hex[2 * k]), lo = hex_value(hex[2 * k + 1]);
+
+                if (hi < 0 || lo < 0)
+                        return false;
+                buf[k] = (uint8_t) (hi << 4 | lo);
+        }
+        return true;
 }
 
 static bool parse_uint(const char **p, unsigned max, unsigned *out)
@@ -388,8 +452,9 @@ static bool parse_uint(const char **p, unsigned max, unsigned *out)
         return true;
 }
 
-/* Parse "+QLWRD: <actual>,<remain>" + hex line, or "+QLWRD: 0". Returns the byte count (0: empty)
- * or -EBADMSG. */
+/* Parse "+QLWRD: <actual>,<remain>" + hex line, or "+QLWRD: 0". The data line is the first line
+ * after the header that is exactly 2 * actual hex digits (noise may come between). Returns the
+ * byte count (0: empty) or -EBADMSG. */
 static int parse_read(const struct at_response *r, uint8_t *buf, size_t size)
 {
         const char *p = NULL, *hex;
@@ -421,28 +486,24 @@ static int parse_read(const struct at_response *r, uint8_t *buf, size_t size)
                 return -EBADMSG;
         if (actual == 0)
                 return 0;
-        if (i + 1 >= r->n_lines || actual > size)
+        if (actual > size)
                 return -EBADMSG;
-        hex = r->lines[i + 1];
-        n = strlen(hex);
-        while (n > 0 && hex[n - 1] == ' ')
-                n--;
-        if (n != 2 * (size_t) actual)
-                return -EBADMSG;
-        for (size_t k = 0; k < actual; k++) {
-                int hi = hex_value(hex[2 * k]), lo = hex_value(hex[2 * k + 1]);
-
-                if (hi < 0 || lo < 0)
-                        return -EBADMSG;
-                buf[k] = (uint8_t) (hi << 4 | lo);
+        for (i++; i < r->n_lines; i++) {
+                hex = r->lines[i];
+                n = strlen(hex);
+                while (n > 0 && hex[n - 1] == ' ')
+                        n--;
+                if (n == 2 * (size_t) actual && parse_hex(hex, buf, actual))
+                        return (int) actual;
         }
-        return (int) actual;
+        return -EBADMSG;
 }
 
 static void rd_end(struct lwm2m *s, uint64_t now)
 {
         s->rd_active = false;
         s->rd_resume_at = 0;
+        s->rd_failures = 0;
         rd_try(s, now);         /* an announce that came while draining */
 }
 
@@ -460,9 +521,7 @@ static void rd_done(void *userdata, const struct at_response *r)
         case AT_STATUS_ERROR:
         case AT_STATUS_CME_ERROR:
         case AT_STATUS_TIMEOUT:
-                log_warning("AT+QLWRD failed (%s); downlink data stays in the module until the next "
-                            "+QLWDATARECV", at_status_to_string(r->status));
-                rd_end(s, r->now);
+                rd_retry(s, at_status_to_string(r->status), r->now);
                 return;
         case AT_STATUS_GATED:
                 /* Refused by an upgrade: drain once the gate opens again. */
@@ -480,11 +539,12 @@ static void rd_done(void *userdata, const struct at_response *r)
 
         n = parse_read(r, buf, sizeof(buf));
         if (n < 0) {
-                log_warning("Malformed AT+QLWRD response (%zu lines, first \"%s\"); downlink draining stops "
-                            "until the next +QLWDATARECV", r->n_lines, r->n_lines ? r->lines[0] : "");
-                rd_end(s, r->now);
+                log_warning("Malformed AT+QLWRD response (%zu lines, first \"%s\")", r->n_lines,
+                            r->n_lines ? r->lines[0] : "");
+                rd_retry(s, "malformed response", r->now);
                 return;
         }
+        s->rd_failures = 0;
         if (n == 0) {
                 rd_end(s, r->now);
                 return;
@@ -509,7 +569,7 @@ static void rd_announce(struct lwm2m *s, unsigned obj, unsigned inst, unsigned r
         s->pend_obj = obj;
         s->pend_inst = inst;
         s->pend_res = res;
-        if (s->gate != AT_GATE_OPEN)
+        if (gate(s) != AT_GATE_OPEN)
                 log_info("Downlink data announced during a firmware upgrade; reading it once the upgrade ends");
         rd_try(s, now);
 }
@@ -776,7 +836,6 @@ struct lwm2m *lwm2m_new(const struct lwm2m_config *cfg, struct at_channel *ch,
         s->ops = ops;
         s->ud = ud;
         s->state = LWM2M_STATE_STOPPED;
-        s->gate = at_channel_get_gate(ch);
         s->retry_delay = LWM2M_RETRY_MIN_USEC;
         /* The ring holds what waits behind the written one: send_queue - 1 would do, but a
          * send_queue of 0 must still leave a valid (if never used) ring. */
@@ -834,6 +893,7 @@ void lwm2m_stop(struct lwm2m *s, const char *why, uint64_t now)
         }
         s->rd_active = false;
         s->rd_resume_at = 0;
+        s->stale_send = false;          /* a new session: the old send's result will never come */
         enter_state(s, LWM2M_STATE_STOPPED);
         if (s->phase != SEND_IDLE) {
                 snprintf(text, sizeof(text), "The module rebooted or the connection to it was lost (%s) before "
@@ -889,23 +949,22 @@ void lwm2m_on_line(struct lwm2m *s, const struct at_line *l, uint64_t now)
         }
 }
 
-void lwm2m_on_gate(struct lwm2m *s, enum at_gate gate, uint64_t now)
+void lwm2m_on_gate(struct lwm2m *s, enum at_gate old, uint64_t now)
 {
-        enum at_gate old = s->gate;
+        enum at_gate g = gate(s);
 
-        s->gate = gate;
-        if (old == gate)
+        if (old == g)
                 return;
-        if (gate != AT_GATE_OPEN)
+        if (g != AT_GATE_OPEN)
                 /* Data commands are forbidden from DOWNLOADING on (guide 4.1, table 1); the one
                  * already written is tracked to its end. */
                 fail_queued(s, -EBUSY, "A firmware upgrade started: the data was not sent; send it again "
                             "after the upgrade");
-        if (s->reg_blocked && s->state != LWM2M_STATE_STOPPED && at_gate_allows(gate, AT_CLASS_REGISTRATION, false)) {
+        if (s->reg_blocked && s->state != LWM2M_STATE_STOPPED && at_gate_allows(g, AT_CLASS_REGISTRATION, false)) {
                 s->reg_blocked = false;
                 reg_submit(s, now);
         }
-        if (s->gate == AT_GATE_OPEN) {
+        if (g == AT_GATE_OPEN) {
                 rd_try(s, now);
                 send_kick(s, now);
         }
@@ -918,7 +977,7 @@ int lwm2m_send(struct lwm2m *s, unsigned obj, unsigned inst, unsigned res, const
 
         if (obj > 0xffff || inst > 0xffff || res > 0xffff || len == 0 || len > LWM2M_PAYLOAD_MAX || !data)
                 return -EINVAL;
-        if (s->gate != AT_GATE_OPEN)
+        if (gate(s) != AT_GATE_OPEN)
                 return -EBUSY;
         if (s->state != LWM2M_STATE_READY)
                 return -ENOTCONN;
@@ -943,6 +1002,11 @@ void lwm2m_tick(struct lwm2m *s, uint64_t now)
         if (s->phase != SEND_IDLE && now >= s->send_deadline) {
                 send_finish(s, -ETIMEDOUT, "No SEND OK or SEND FAIL within [lwm2m] send_timeout_s: the platform "
                             "may not have the data; try again later");
+                stale_begin(s, now);
+                send_kick(s, now);
+        }
+        if (s->stale_send && now >= s->stale_deadline) {
+                stale_end(s, "no late result within [lwm2m] send_timeout_s");
                 send_kick(s, now);
         }
         switch (s->state) {
@@ -987,6 +1051,8 @@ uint64_t lwm2m_next_deadline(const struct lwm2m *s)
 
         if (s->phase != SEND_IDLE)
                 d = min_u64(d, s->send_deadline);
+        if (s->stale_send)
+                d = min_u64(d, s->stale_deadline);
         switch (s->state) {
         case LWM2M_STATE_CONNECTING:
                 if (s->open_ok)
@@ -1022,7 +1088,7 @@ bool lwm2m_registered(const struct lwm2m *s)
 
 bool lwm2m_ready(const struct lwm2m *s)
 {
-        return s->state == LWM2M_STATE_READY && s->gate == AT_GATE_OPEN;
+        return s->state == LWM2M_STATE_READY && gate(s) == AT_GATE_OPEN;
 }
 
 size_t lwm2m_queue_length(const struct lwm2m *s)

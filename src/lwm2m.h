@@ -64,11 +64,15 @@ void lwm2m_start(struct lwm2m *s, const char *imei, uint64_t now);
  * waiting for SEND OK fails ("module rebooted"); queued sends fail too (-ENOTCONN). */
 void lwm2m_stop(struct lwm2m *s, const char *why, uint64_t now);
 
-/* Lines the channel did not consume: CONNECT OK/FAIL, SEND OK/FAIL, +QLWOBSERVE, +QLWDATARECV. */
+/* Lines the channel did not consume: CONNECT OK/FAIL, SEND OK/FAIL, +QLWOBSERVE, +QLWDATARECV.
+ * A SEND OK/FAIL completes the send written only after that send's OK; one that comes after a
+ * send timed out settles that send (the next is held until then, or send_timeout_s more) and is
+ * credited to nobody. */
 void lwm2m_on_line(struct lwm2m *s, const struct at_line *l, uint64_t now);
-/* The gate changed: closing it fails queued, unwritten sends with -EBUSY; opening it drains any
- * downlink announced meanwhile and resumes. */
-void lwm2m_on_gate(struct lwm2m *s, enum at_gate gate, uint64_t now);
+/* The channel's gate changed from old (the session asks the channel for the gate, it keeps no
+ * copy): closing it fails queued, unwritten sends with -EBUSY; opening it drains any downlink
+ * announced meanwhile and resumes. */
+void lwm2m_on_gate(struct lwm2m *s, enum at_gate old, uint64_t now);
 
 /* Queue a confirmable send. Returns 0 (send_done follows) or, checked in this order:
  * -EINVAL (ids > 65535, len 0 or > 512), -EBUSY (gate not open: upgrade), -ENOTCONN (not ready),

@@ -1,7 +1,8 @@
 /* manager.c - start-up order, event routing and teardown. Every event (tty bytes, the deadline
  * timer, signals) is translated into a call on a core with the current CLOCK_BOOTTIME time; after
- * each one, the single deadline timer is re-armed for the earliest deadline any core reports.
- * The DFOTA phase decides the gate; the gate is pushed to the channel first, then to its users. */
+ * each one, the single deadline timer (CLOCK_BOOTTIME) is re-armed for the earliest deadline any
+ * core reports. The DFOTA phase decides the gate; the channel holds it (its one owner) and the
+ * modem and the session are told of every change. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "at-channel.h"
 #include "bus.h"
 #include "clock.h"
+#include "deadline-timer.h"
 #include "fota-journal.h"
 #include "fota.h"
 #include "gpio.h"
@@ -32,7 +34,7 @@ struct manager {
         char boot_id[STORE_BOOT_ID_MAX];
 
         struct event_base *base;
-        struct event *ev_timer;
+        struct deadline_timer *timer;
         struct event *ev_sigterm, *ev_sigint;
 
         struct gpio *gpio;
@@ -55,23 +57,22 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
         return a < b ? a : b;
 }
 
+/* Arm the timer for the earliest deadline (UINT64_MAX: nothing to wait for, no wake-ups). */
 static void schedule(struct manager *m)
 {
-        uint64_t now = clock_boottime_usec();
         uint64_t d = at_channel_next_deadline(m->ch);
-        struct timeval tv;
+        int r;
 
         d = min_u64(d, modem_next_deadline(m->modem));
         d = min_u64(d, lwm2m_next_deadline(m->lwm2m));
         d = min_u64(d, fota_next_deadline(&m->fota));
-        if (d == UINT64_MAX) {
-                evtimer_del(m->ev_timer);       /* nothing to wait for: no periodic wake-ups */
-                return;
+        r = deadline_timer_set(m->timer, d);
+        if (r < 0) {
+                /* Without a timer no deadline would ever pass: stop rather than hang (systemd restarts us). */
+                log_errno(LOG_ERR, r, "Failed to arm the deadline timer (timerfd_settime)");
+                m->exit_error = r;
+                event_base_loopbreak(m->base);
         }
-        d = d > now ? d - now : 0;
-        tv.tv_sec = (time_t) (d / USEC_PER_SEC);
-        tv.tv_usec = (suseconds_t) (d % USEC_PER_SEC);
-        evtimer_add(m->ev_timer, &tv);
 }
 
 /* ---- the bus view ------------------------------------------------------------------------- */
@@ -170,16 +171,21 @@ static void after_event(struct manager *m)
 
 /* ---- DFOTA ------------------------------------------------------------------------------- */
 
-static void apply_gate(struct manager *m, uint64_t now)
+/* The phase decides the gate; the channel holds it, the modem and the session hear of every
+ * change. A phase that left downloaded/updating also cancels a table-2 reset still waiting for
+ * the module to fall silent (COAPSTART again: the module is downloading, keep it powered). */
+static void apply_gate(struct manager *m, enum fota_phase old_phase, uint64_t now)
 {
-        enum at_gate g = fota_gate(m->fota.st.phase);
+        enum fota_phase phase = m->fota.st.phase;
+        enum at_gate old = at_channel_get_gate(m->ch), g = fota_gate(phase);
 
-        if (g == at_channel_get_gate(m->ch))
+        if (phase != old_phase && phase != FOTA_PHASE_DOWNLOADED && phase != FOTA_PHASE_UPDATING)
+                modem_drop_reset(m->modem, fota_phase_to_string(phase));
+        if (!at_channel_set_gate(m->ch, g, now))
                 return;
         log_info("Module access: %s", at_gate_to_string(g));
-        at_channel_set_gate(m->ch, g, now);
-        modem_on_gate(m->modem, g, now);
-        lwm2m_on_gate(m->lwm2m, g, now);
+        modem_on_gate(m->modem, old, now);
+        lwm2m_on_gate(m->lwm2m, old, now);
 }
 
 static void persist(struct manager *m)
@@ -194,17 +200,19 @@ static void persist(struct manager *m)
                           "in memory; check the directory's permissions and free space)", m->state_dir, STORE_FILE_NAME);
 }
 
-static void apply_fota(struct manager *m, const struct fota_output *out, const char *urc, uint64_t now)
+static void apply_fota(struct manager *m, enum fota_phase old_phase, const struct fota_output *out,
+                       const char *urc, uint64_t now)
 {
         fota_journal(&m->fota, out, urc);
-        apply_gate(m, now);
+        apply_gate(m, old_phase, now);
         if (out->actions & FOTA_ACTION_PERSIST)
                 persist(m);
         if (out->actions & FOTA_ACTION_RESET) {
                 int r = modem_reset(m->modem, "guide table 2: no END within the upgrade window", true, now);
 
                 if (r < 0)
-                        log_errno(LOG_ERR, r, "Table-2 reset could not start");
+                        log_errno(LOG_ERR, r, "Table-2 reset could not start (it is tried again while the "
+                                  "upgrade window runs)");
         }
         if (out->actions & FOTA_ACTION_REREGISTER) {
                 /* The module restarted during the upgrade and forgot everything: echo is on and the
@@ -249,10 +257,11 @@ static void ch_line(void *ud, const char *text, const struct at_line *l, uint64_
         case AT_LINE_URC:
                 log_debug("<- %s", text);
                 if (l->urc.type == URC_FOTA) {
+                        enum fota_phase old_phase = m->fota.st.phase;
                         struct fota_output out;
 
                         fota_on_urc(&m->fota, &l->urc.fota, now, &out);
-                        apply_fota(m, &out, text, now);
+                        apply_fota(m, old_phase, &out, text, now);
                         return;
                 }
                 lwm2m_on_line(m->lwm2m, l, now);
@@ -284,8 +293,16 @@ static void ch_reboot(void *ud, uint64_t now)
         modem_on_reboot(m->modem, now);
 }
 
+static size_t ch_discard(void *ud)
+{
+        struct manager *m = ud;
+
+        return serial_discard_output(m->serial);
+}
+
 static const struct at_channel_ops channel_ops = {
         .write = ch_write,
+        .discard = ch_discard,
         .line = ch_line,
         .reboot = ch_reboot,
 };
@@ -295,8 +312,10 @@ static const struct at_channel_ops channel_ops = {
 static void serial_data(void *ud, const void *buf, size_t n)
 {
         struct manager *m = ud;
+        uint64_t now = clock_boottime_usec();
 
-        at_channel_feed(m->ch, buf, n, clock_boottime_usec());
+        modem_on_activity(m->modem, now);       /* the module is alive: before the lines it printed */
+        at_channel_feed(m->ch, buf, n, now);
         after_event(m);
 }
 
@@ -398,7 +417,7 @@ static void lwm2m_registered_cb(void *ud)
         if (m->fota.st.phase != FOTA_PHASE_REPORTING)
                 return;
         fota_on_reregistered(&m->fota, now, &out);
-        apply_fota(m, &out, NULL, now);
+        apply_fota(m, FOTA_PHASE_REPORTING, &out, NULL, now);
 }
 
 static void lwm2m_data_received(void *ud, unsigned obj, unsigned inst, unsigned res, const uint8_t *data, size_t len)
@@ -479,15 +498,17 @@ static void on_start(evutil_socket_t fd, short what, void *arg)
 
 /* ---- timer and signals ------------------------------------------------------------------- */
 
-static void on_timer(evutil_socket_t fd, short what, void *arg)
+static void on_timer(void *ud)
 {
-        struct manager *m = arg;
+        struct manager *m = ud;
         uint64_t now = clock_boottime_usec();
+        enum fota_phase old_phase;
         struct fota_output out;
 
         at_channel_tick(m->ch, now);
+        old_phase = m->fota.st.phase;
         fota_on_tick(&m->fota, now, &out);
-        apply_fota(m, &out, NULL, now);
+        apply_fota(m, old_phase, &out, NULL, now);
         modem_tick(m->modem, now);
         lwm2m_tick(m->lwm2m, now);
         after_event(m);
@@ -517,7 +538,7 @@ static void restore_fota(struct manager *m, uint64_t now)
         char why[256] = "";
         int r;
 
-        fota_init(&m->fota, &fc);
+        fota_init(&m->fota, &fc);       /* idle: the restored phase is a change from it */
         r = store_load(m->state_dir, &rec, why, sizeof(why));
         if (r == -ENOENT) {
                 log_info("No saved DFOTA state in %s: starting idle", m->state_dir);
@@ -537,7 +558,7 @@ static void restore_fota(struct manager *m, uint64_t now)
                                    same_boot ? "this" : "an earlier",
                                    same_boot ? "keeping its deadline" : "starting a fresh window");
         }
-        apply_fota(m, &out, NULL, now);
+        apply_fota(m, FOTA_PHASE_IDLE, &out, NULL, now);
 }
 
 int manager_new(const struct config *cfg, const char *state_dir, struct manager **out)
@@ -550,6 +571,7 @@ int manager_new(const struct config *cfg, const char *state_dir, struct manager 
                 .baudrate = cfg->baudrate,
                 .reset_pulse_usec = cfg->reset.pulse_ms * USEC_PER_MSEC,
                 .pwrkey_pulse_usec = cfg->pwrkey.pulse_ms * USEC_PER_MSEC,
+                .need_imei = cfg->endpoint[0] == '\0',        /* the IMEI is the endpoint name */
         };
         struct lwm2m_config lc;
         struct manager *m;
@@ -577,12 +599,16 @@ int manager_new(const struct config *cfg, const char *state_dir, struct manager 
                 r = -ENOMEM;
                 goto fail;
         }
-        m->ev_timer = evtimer_new(m->base, on_timer, m);
+        r = deadline_timer_new(m->base, on_timer, m, &m->timer);
+        if (r < 0) {
+                log_errno(LOG_ERR, r, "Failed to create the deadline timer (timerfd on CLOCK_BOOTTIME)");
+                goto fail;
+        }
         m->ev_sigterm = evsignal_new(m->base, SIGTERM, on_signal, m);
         m->ev_sigint = evsignal_new(m->base, SIGINT, on_signal, m);
         m->ch = at_channel_new(&channel_ops, m, cfg->boot_timeout_s * USEC_PER_SEC);
         m->serial = serial_new(m->base, cfg->device, cfg->baudrate, &serial_ops, m);
-        if (!m->ev_timer || !m->ev_sigterm || !m->ev_sigint || !m->ch || !m->serial) {
+        if (!m->ev_sigterm || !m->ev_sigint || !m->ch || !m->serial) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -638,8 +664,7 @@ struct manager *manager_free(struct manager *m)
                 event_free(m->ev_sigint);
         if (m->ev_sigterm)
                 event_free(m->ev_sigterm);
-        if (m->ev_timer)
-                event_free(m->ev_timer);
+        deadline_timer_free(m->timer);
         if (m->base)
                 event_base_free(m->base);
         gpio_close(m->gpio);

@@ -41,6 +41,7 @@ struct modem_config {
         unsigned baudrate;
         uint64_t reset_pulse_usec;
         uint64_t pwrkey_pulse_usec;
+        bool need_imei;                 /* the IMEI is the LwM2M endpoint: init is not done without it */
 };
 
 #define MODEM_ID_MAX 64
@@ -70,14 +71,22 @@ struct modem *modem_free(struct modem *m);
 void modem_on_connected(struct modem *m, uint64_t now);
 void modem_on_disconnected(struct modem *m, uint64_t now);
 void modem_on_reboot(struct modem *m, uint64_t now);
-/* The gate changed (after at_channel_set_gate). */
-void modem_on_gate(struct modem *m, enum at_gate gate, uint64_t now);
+/* Bytes from the module arrived (any: lines, garbage, a preamble). Call before feeding them to the
+ * channel. During an upgrade this ends a reset ladder and postpones a held table-2 reset. */
+void modem_on_activity(struct modem *m, uint64_t now);
+/* The gate changed from old (the channel holds the new one: at_channel_set_gate). */
+void modem_on_gate(struct modem *m, enum at_gate old, uint64_t now);
+/* A table-2 reset still waiting for the module to fall silent is no longer wanted (the FOTA phase
+ * left downloaded/updating). */
+void modem_drop_reset(struct modem *m, const char *why);
 
 /* Synchronise and initialise again (re-registration after an upgrade). */
 void modem_reinit(struct modem *m, uint64_t now);
 
-/* Run the reset ladder. table2: ordered by the FOTA machine (passes the closed gate). Returns 0,
- * -EBUSY if the gate forbids it, -EALREADY if a ladder runs. why is logged. */
+/* Run the reset ladder. table2: ordered by the FOTA machine (passes the closed gate). During an
+ * upgrade a rung fires only after [modem] boot_timeout_s without a byte from the module, and any
+ * byte ends the ladder (modem_on_activity). Returns 0, -EBUSY if the gate forbids it, -EALREADY if
+ * a ladder runs or waits. why is logged. */
 int modem_reset(struct modem *m, const char *why, bool table2, uint64_t now);
 
 void modem_tick(struct modem *m, uint64_t now);

@@ -359,6 +359,30 @@ int serial_write(struct serial *s, const void *buf, size_t n)
         return 0;
 }
 
+size_t serial_discard_output(struct serial *s)
+{
+        size_t n = evbuffer_get_length(s->out);
+        int queued = 0;
+
+        evbuffer_drain(s->out, n);
+        if (s->fd < 0)
+                return n;
+        event_del(s->ev_write);
+        /* The kernel's output queue too: a stalled bridge or a slow UART may hold a whole command.
+         * (A pty reports 0 queued bytes but still drops what its reader has not taken.) */
+        if (s->port) {
+                int w = sp_output_waiting(s->port);
+
+                queued = w > 0 ? w : 0;
+                (void) sp_flush(s->port, SP_BUF_OUTPUT);
+        } else {
+                if (ioctl(s->fd, TIOCOUTQ, &queued) < 0 || queued < 0)
+                        queued = 0;
+                (void) tcflush(s->fd, TCOFLUSH);
+        }
+        return n + (size_t) queued;
+}
+
 bool serial_is_open(const struct serial *s)
 {
         return s->fd >= 0;

@@ -30,4 +30,8 @@ void serial_start(struct serial *s);
 /* Queue bytes for the tty (never blocks). 0, -ENOTCONN, -ENOBUFS (output backlog bound). */
 int serial_write(struct serial *s, const void *buf, size_t n);
 
+/* Drop every byte queued for the tty that has not left yet (ours and the kernel's); returns how
+ * many were dropped, as far as the driver can tell. */
+size_t serial_discard_output(struct serial *s);
+
 bool serial_is_open(const struct serial *s);

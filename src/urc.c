@@ -516,9 +516,30 @@ static const struct {
         { "+IP:",               decode_ip },
 };
 
+/* "RDY" run into by the boot ROM's preamble read at another baud rate: the splitter has already
+ * dropped the non-text bytes, what is left of the garbage is a few printable ones before RDY with
+ * no blank (bc26-at.md 5.3: the BC66 driver expects "RbbRDY" at 9600 baud). Words before RDY
+ * ("APP RDY") are another module's URC, not this. */
+#define GARBLED_RDY_PREFIX_MAX 8
+
+static bool is_garbled_rdy(const struct span *s)
+{
+        if (s->n <= 3 || s->n > 3 + GARBLED_RDY_PREFIX_MAX || memcmp(s->p + s->n - 3, "RDY", 3) != 0)
+                return false;
+        for (size_t i = 0; i < s->n - 3; i++)
+                if (is_blank(s->p[i]))
+                        return false;
+        return true;
+}
+
 /* true if the line belongs to the URC table (decoded or not); out->cls says which. */
 static bool classify_urc(const struct span *s, struct at_line *out)
 {
+        if (is_garbled_rdy(s)) {
+                out->cls = AT_LINE_URC;
+                out->urc.type = URC_RDY;
+                return true;
+        }
         for (size_t i = 0; i < ELEMENTSOF(urc_table); i++) {
                 struct span a = *s;
 
@@ -570,8 +591,10 @@ void at_classify(const char *line, const struct at_classify_ctx *ctx, struct at_
                 out->cls = AT_LINE_UNKNOWN;
                 return;
         }
-        /* Bare information text: ATI's "Quectel_Ltd", the hex data line after "+QLWRD: 4,0". */
-        out->cls = pending ? AT_LINE_RESPONSE : AT_LINE_UNKNOWN;
+        /* Bare information text: ATI's "Quectel_Ltd", the hex data line after "+QLWRD: 4,0". Only a
+         * command that has such lines gets them; a "+XYZ:" line nobody listed (+QNBIOTEVENT, +CTZV,
+         * +CEDRXP, ...) is an unknown URC even in the middle of a response. */
+        out->cls = pending && ctx->bare && s.n > 0 && s.p[0] != '+' ? AT_LINE_RESPONSE : AT_LINE_UNKNOWN;
 }
 
 /* ---- names -------------------------------------------------------------------------------- */

@@ -88,9 +88,13 @@ struct at_line {
 struct at_classify_ctx {
         const char *pending;    /* command text in flight (without CR), NULL if none */
         const char *expect;     /* prefix of its information response, e.g. "+CGSN:", or NULL */
+        bool bare;              /* it also answers with bare text lines (ATI, the AT+QLWRD data line) */
 };
 
-/* Classify a line (leading/trailing blanks ignored; the space after ':' optional).
+/* Classify a line (leading/trailing blanks ignored; the space after ':' optional). A line is the
+ * pending command's response only by shape: it starts with ctx->expect, or it is bare text (no
+ * leading '+', not a command) and the command has bare lines (ctx->bare); anything else is a
+ * URC, a result or AT_LINE_UNKNOWN, never "the next line, so it must be ours".
  * A line that names a known URC but does not parse is AT_LINE_UNKNOWN, except any
  * +QIND: "FOTA" line, which is always URC_FOTA (FOTA_URC_UNKNOWN if not understood). */
 void at_classify(const char *line, const struct at_classify_ctx *ctx, struct at_line *out);
