@@ -27,6 +27,9 @@ struct fake {
         /* a command to submit from inside a completion */
         struct at_channel *ch;
         const char *chain;
+        /* output not yet taken by the tty, as ops->discard reports it */
+        size_t unsent;
+        int discards;
 };
 
 static int fake_write(void *ud, const void *buf, size_t len)
@@ -56,10 +59,21 @@ static void fake_reboot(void *ud, uint64_t now)
         ((struct fake *) ud)->reboots++;
 }
 
+static size_t fake_discard(void *ud)
+{
+        struct fake *f = ud;
+        size_t n = f->unsent;
+
+        f->discards++;
+        f->unsent = 0;
+        return n;
+}
+
 static const struct at_channel_ops fake_ops = {
         .write = fake_write,
         .line = fake_line,
         .reboot = fake_reboot,
+        .discard = fake_discard,
 };
 
 static void on_done(void *ud, const struct at_response *r)
@@ -89,11 +103,23 @@ static struct at_channel *setup(struct fake *f)
         return f->ch;
 }
 
-static int submit(struct fake *f, enum at_cmd cmd, const char *text, const char *expect, uint64_t now)
+static int submit_req(struct fake *f, enum at_cmd cmd, const char *text, const char *expect, bool bare,
+                      uint64_t now)
 {
         struct at_request req = { .cmd = cmd, .text = text, .timeout_usec = 300 * MS,
-                                  .expect = expect, .done = on_done, .userdata = f };
+                                  .expect = expect, .bare = bare, .done = on_done, .userdata = f };
         return at_channel_submit(f->ch, &req, now);
+}
+
+static int submit(struct fake *f, enum at_cmd cmd, const char *text, const char *expect, uint64_t now)
+{
+        return submit_req(f, cmd, text, expect, false, now);
+}
+
+/* The text written after the first skip bytes. */
+static const char *written_from(const struct fake *f, size_t skip)
+{
+        return f->written + (skip < f->n_written ? skip : f->n_written);
 }
 
 static void feed(struct fake *f, const char *s, uint64_t now)
@@ -127,11 +153,14 @@ START_TEST(test_response_lines_and_cme)
         struct fake f;
         struct at_channel *ch = setup(&f);
 
-        ck_assert_int_eq(submit(&f, AT_CMD_ATI, "ATI", NULL, 0), 0);
-        feed(&f, "\r\nQuectel_Ltd\r\nQuectel_BC26\r\nRevision: BC26NBR01A06\r\n\r\nOK\r\n", 1);
+        ck_assert_int_eq(submit_req(&f, AT_CMD_ATI, "ATI", NULL, true, 0), 0);
+        /* An unknown URC between the lines is not part of the response. */
+        feed(&f, "\r\nQuectel_Ltd\r\n\r\n+CSCON: 1\r\nQuectel_BC26\r\nRevision: BC26NBR01A06\r\n\r\nOK\r\n", 1);
         ck_assert_uint_eq(f.n_done, 1);
         ck_assert_uint_eq(f.resp_n[0], 3);
         ck_assert_str_eq(f.resp[0][2], "Revision: BC26NBR01A06");
+        ck_assert_uint_eq(f.n_lines, 1);
+        ck_assert_str_eq(f.lines[0], "+CSCON: 1");
 
         ck_assert_int_eq(submit(&f, AT_CMD_QLWSERV, "AT+QLWSERV=\"1.2.3.4\",5683", NULL, 2), 0);
         feed(&f, "\r\n+CME ERROR: 50\r\n", 3);
@@ -333,20 +362,150 @@ START_TEST(test_write_failure_and_chain)
         struct fake f;
         struct at_channel *ch = setup(&f);
 
-        f.write_result = -EIO;
+        /* A failed write (a stalled bridge, -ENOBUFS) counts like a timeout: the command
+         * completes at its deadline, never left without one, and a resync comes first. */
+        f.write_result = -ENOBUFS;
         ck_assert_int_eq(submit(&f, AT_CMD_SYNC, "AT", NULL, 0), 0);
+        ck_assert_uint_eq(f.n_done, 0);
+        ck_assert_uint_eq(at_channel_next_deadline(ch), 300 * MS);
+        at_channel_tick(ch, 300 * MS);
         ck_assert_uint_eq(f.n_done, 1);
-        ck_assert_int_eq(f.status[0], AT_STATUS_CANCELLED);
+        ck_assert_int_eq(f.status[0], AT_STATUS_TIMEOUT);
         f.write_result = 0;
 
         /* A completion that submits the next command: it is written at once. */
         f.chain = "AT+CMEE=1";
-        ck_assert_int_eq(submit(&f, AT_CMD_ECHO_OFF, "ATE0", NULL, 0), 0);
-        feed(&f, "\r\nOK\r\n", 1);
-        ck_assert_str_eq(f.written, "ATE0\rAT+CMEE=1\r");
-        feed(&f, "\r\nOK\r\n", 2);
+        ck_assert_int_eq(submit(&f, AT_CMD_ECHO_OFF, "ATE0", NULL, 400 * MS), 0);
+        ck_assert_str_eq(f.written, "AT+CMEE?\r");
+        feed(&f, "\r\n+CMEE: 1\r\n\r\nOK\r\n", 401 * MS);
+        ck_assert_str_eq(f.written, "AT+CMEE?\rATE0\r");
+        feed(&f, "\r\nOK\r\n", 402 * MS);
+        ck_assert_str_eq(f.written, "AT+CMEE?\rATE0\rAT+CMEE=1\r");
+        feed(&f, "\r\nOK\r\n", 403 * MS);
         ck_assert_uint_eq(f.n_done, 3);
         ck_assert(!at_channel_busy(ch));
+        at_channel_free(ch);
+}
+END_TEST
+
+/* Finding 2: after a timeout, the next command never gets the previous one's late answer. */
+START_TEST(test_late_answer_after_timeout)
+{
+        struct fake f;
+        struct at_channel *ch = setup(&f);
+        struct at_channel_stats st;
+
+        ck_assert_int_eq(submit_req(&f, AT_CMD_ATI, "ATI", NULL, true, 0), 0);
+        at_channel_tick(ch, 300 * MS);
+        ck_assert_int_eq(f.status[0], AT_STATUS_TIMEOUT);
+        ck_assert_int_eq(f.discards, 1);                /* bytes still queued for the tty dropped */
+        ck_assert_int_eq(submit(&f, AT_CMD_CGSN, "AT+CGSN=1", "+CGSN:", 301 * MS), 0);
+        ck_assert_str_eq(written_from(&f, 4), "AT+CMEE?\r");   /* resync before AT+CGSN=1 */
+        /* The slow ATI answers now: none of it reaches AT+CGSN=1. */
+        feed(&f, "\r\nQuectel_Ltd\r\nQuectel_BC26\r\nRevision: BC26NBR01A06\r\n\r\nOK\r\n", 400 * MS);
+        ck_assert_uint_eq(f.n_done, 1);
+        ck_assert_str_eq(written_from(&f, 4), "AT+CMEE?\r");
+        feed(&f, "\r\n+CMEE: 1\r\n\r\nOK\r\n", 410 * MS);
+        ck_assert_str_eq(written_from(&f, 4), "AT+CMEE?\rAT+CGSN=1\r");
+        feed(&f, "\r\n+CGSN: 866971030399922\r\n\r\nOK\r\n", 420 * MS);
+        ck_assert_uint_eq(f.n_done, 2);
+        ck_assert_int_eq(f.status[1], AT_STATUS_OK);
+        ck_assert_uint_eq(f.resp_n[1], 1);
+        ck_assert_str_eq(f.resp[1][0], "+CGSN: 866971030399922");
+        at_channel_get_stats(ch, &st);
+        ck_assert_uint_eq(st.resyncs, 1);
+        ck_assert_uint_eq(st.stale_results, 1);
+        /* Synchronised: the next command goes straight out. */
+        ck_assert_int_eq(submit(&f, AT_CMD_SYNC, "AT", NULL, 500 * MS), 0);
+        ck_assert_str_eq(written_from(&f, 4 + 9 + 10), "AT\r");
+        at_channel_free(ch);
+}
+END_TEST
+
+/* A module that answers not even the resync: the command behind it times out (its owner decides
+ * what silence means) and the next one is preceded by a new resync. */
+START_TEST(test_resync_unanswered)
+{
+        struct fake f;
+        struct at_channel *ch = setup(&f);
+
+        ck_assert_int_eq(submit(&f, AT_CMD_SYNC, "AT", NULL, 0), 0);
+        at_channel_tick(ch, 300 * MS);
+        ck_assert_int_eq(submit(&f, AT_CMD_SYNC, "AT", NULL, 300 * MS), 0);
+        ck_assert_int_eq(submit(&f, AT_CMD_ECHO_OFF, "ATE0", NULL, 300 * MS), 0);
+        ck_assert_str_eq(f.written, "AT\rAT+CMEE?\r");
+        ck_assert_uint_eq(at_channel_next_deadline(ch), 600 * MS);
+        at_channel_tick(ch, 600 * MS);
+        ck_assert_uint_eq(f.n_done, 2);
+        ck_assert_int_eq(f.status[1], AT_STATUS_TIMEOUT);
+        ck_assert_str_eq(f.written, "AT\rAT+CMEE?\rAT+CMEE?\r");
+        /* A stray OK before the marker line is a late one, not the resync's. */
+        feed(&f, "\r\nOK\r\n", 610 * MS);
+        ck_assert_str_eq(f.written, "AT\rAT+CMEE?\rAT+CMEE?\r");
+        feed(&f, "\r\n+CMEE: 1\r\n\r\nOK\r\n", 620 * MS);
+        ck_assert_str_eq(f.written, "AT\rAT+CMEE?\rAT+CMEE?\rATE0\r");
+        feed(&f, "\r\nOK\r\n", 630 * MS);
+        ck_assert_uint_eq(f.n_done, 3);
+        ck_assert_int_eq(f.status[2], AT_STATUS_OK);
+        at_channel_free(ch);
+}
+END_TEST
+
+/* No resync (or anything else) before a reset, and a reboot clears the need for one. */
+START_TEST(test_no_resync_before_reset)
+{
+        struct fake f;
+        struct at_channel *ch = setup(&f);
+
+        ck_assert_int_eq(submit(&f, AT_CMD_SYNC, "AT", NULL, 0), 0);
+        at_channel_tick(ch, 300 * MS);
+        ck_assert_int_eq(submit(&f, AT_CMD_QRST, "AT+QRST=1", NULL, 300 * MS), 0);
+        ck_assert_str_eq(f.written, "AT\rAT+QRST=1\r");
+        feed(&f, "\n\rF1: 0000 0000\n\rLeaving the BROM\n\r\r\nRDY\r\n", 400 * MS);
+        ck_assert_int_eq(f.reboots, 1);
+        ck_assert_int_eq(submit(&f, AT_CMD_SYNC, "AT", NULL, 500 * MS), 0);
+        ck_assert_str_eq(f.written, "AT\rAT+QRST=1\rAT\r");
+        at_channel_free(ch);
+}
+END_TEST
+
+/* Bytes of a command still waiting for a stalled tty when COAPSTART closes the gate are dropped,
+ * and that command completes GATED: none of it may reach an upgrading module. */
+START_TEST(test_gate_close_discards_output)
+{
+        struct fake f;
+        struct at_channel *ch = setup(&f);
+
+        ck_assert_int_eq(submit(&f, AT_CMD_QLWDATASEND, "AT+QLWDATASEND=19,0,0,1,01,0x0100", NULL, 0), 0);
+        f.unsent = 12;
+        at_channel_set_gate(ch, AT_GATE_CLOSED, 1);
+        ck_assert_int_eq(f.discards, 1);
+        ck_assert_uint_eq(f.n_done, 1);
+        ck_assert_int_eq(f.status[0], AT_STATUS_GATED);
+        ck_assert(!at_channel_busy(ch));
+        /* Its late answer is stray; nothing is written while the gate is closed, not even a resync. */
+        feed(&f, "\r\nOK\r\n", 2);
+        ck_assert_uint_eq(f.n_done, 1);
+        ck_assert_str_eq(f.written, "AT+QLWDATASEND=19,0,0,1,01,0x0100\r");
+        /* Once open, the next command is preceded by a resync. */
+        at_channel_set_gate(ch, AT_GATE_OPEN, 3);
+        ck_assert_int_eq(submit(&f, AT_CMD_SYNC, "AT", NULL, 4), 0);
+        ck_assert_str_eq(written_from(&f, 34), "AT+CMEE?\r");
+        at_channel_free(ch);
+}
+END_TEST
+
+/* A tty lost with a command in flight: after the replug the same module may still answer it. */
+START_TEST(test_disconnect_inflight_resyncs)
+{
+        struct fake f;
+        struct at_channel *ch = setup(&f);
+
+        ck_assert_int_eq(submit(&f, AT_CMD_SYNC, "AT", NULL, 0), 0);
+        at_channel_set_connected(ch, false, 1);
+        at_channel_set_connected(ch, true, 2);
+        ck_assert_int_eq(submit(&f, AT_CMD_ECHO_OFF, "ATE0", NULL, 3), 0);
+        ck_assert_str_eq(f.written, "AT\rAT+CMEE?\r");
         at_channel_free(ch);
 }
 END_TEST
@@ -368,6 +527,11 @@ static Suite *at_channel_suite(void)
         tcase_add_test(tc, test_disconnect);
         tcase_add_test(tc, test_bounds_and_invalid);
         tcase_add_test(tc, test_write_failure_and_chain);
+        tcase_add_test(tc, test_late_answer_after_timeout);
+        tcase_add_test(tc, test_resync_unanswered);
+        tcase_add_test(tc, test_no_resync_before_reset);
+        tcase_add_test(tc, test_gate_close_discards_output);
+        tcase_add_test(tc, test_disconnect_inflight_resyncs);
         suite_add_tcase(s, tc);
         return s;
 }

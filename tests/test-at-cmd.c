@@ -29,6 +29,7 @@ static const struct at_cmd_spec want_rows[] = {
         { AT_CMD_QLWRD,       "AT+QLWRD=",       AT_CLASS_DATA },
         { AT_CMD_PROBE,       "AT",              AT_CLASS_PROBE },
         { AT_CMD_QRST,        "AT+QRST=1",       AT_CLASS_RESET },
+        { AT_CMD_RESYNC,      "AT+CMEE?",        AT_CLASS_INIT },
 };
 
 #define N_ROWS ((int) (sizeof(want_rows) / sizeof(want_rows[0])))

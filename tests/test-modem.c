@@ -1,12 +1,15 @@
 /* test-modem.c - Check suite for the module supervisor: init sequence and identity, commands the
  * module does not answer, sync failure -> reset ladder, reboots in and out of upgrades, the gate,
- * the table-2 reset, the baud fix, liveness probes. Real AT channel, fake tty, fake clock. */
+ * the table-2 reset and its silence rule, the baud fix, liveness probes. Real AT channel, fake
+ * tty, fake clock; the GPIO rungs go to the fake backend (a temporary file). */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "gpio.h"
 #include "modem.h"
 
 #define MS 1000ULL
@@ -15,6 +18,8 @@
 struct fx {
         struct at_channel *ch;
         struct modem *m;
+        struct gpio *gpio;
+        char gpio_log[64];              /* the fake GPIO backend's record, "" if none */
         char written[16384];
         enum modem_state state;
         int n_ready;
@@ -22,6 +27,7 @@ struct fx {
         int n_reboots;
         enum modem_rung rungs[8];
         int n_attempts;
+        int n_recovered, n_failed;      /* reset_rung outcomes */
         uint64_t now;
 };
 
@@ -66,37 +72,108 @@ static void attempt(void *ud, enum modem_rung r, const char *why)
         f->rungs[f->n_attempts++ % 8] = r;
 }
 
+static void rung_outcome(void *ud, enum modem_rung r, bool recovered)
+{
+        struct fx *f = ud;
+
+        if (recovered)
+                f->n_recovered++;
+        else
+                f->n_failed++;
+}
+
 static const struct modem_ops m_ops = {
         .state_changed = st_changed, .rebooted = rebooted, .reset_attempt = attempt,
+        .reset_rung = rung_outcome,
 };
 
-static void setup(struct fx *f, bool fix_baud, uint64_t probe)
+struct fx_opts {
+        bool fix_baud;
+        uint64_t probe;
+        bool gpio;              /* RESET_N and PWRKEY on the fake backend */
+        bool need_imei;
+};
+
+static void setup_opts(struct fx *f, const struct fx_opts *o)
 {
         struct modem_config mc = {
-                .command_timeout_usec = 300 * MS, .boot_timeout_usec = 3 * S, .probe_interval_usec = probe,
-                .fix_baudrate = fix_baud, .baudrate = 115200, .reset_pulse_usec = 100 * MS,
-                .pwrkey_pulse_usec = 600 * MS,
+                .command_timeout_usec = 300 * MS, .boot_timeout_usec = 3 * S, .probe_interval_usec = o->probe,
+                .fix_baudrate = o->fix_baud, .baudrate = 115200, .reset_pulse_usec = 100 * MS,
+                .pwrkey_pulse_usec = 600 * MS, .need_imei = o->need_imei,
         };
 
         memset(f, 0, sizeof(*f));
+        if (o->gpio) {
+                struct config cfg;
+                int fd;
+
+                memset(&cfg, 0, sizeof(cfg));
+                snprintf(cfg.reset.name, sizeof(cfg.reset.name), "0");
+                snprintf(cfg.pwrkey.name, sizeof(cfg.pwrkey.name), "1");
+                snprintf(f->gpio_log, sizeof(f->gpio_log), "/tmp/test-modem-gpio.XXXXXX");
+                fd = mkstemp(f->gpio_log);
+                ck_assert_int_ge(fd, 0);
+                close(fd);
+                ck_assert_int_eq(setenv(GPIO_FAKE_ENV, f->gpio_log, 1), 0);
+                ck_assert_int_eq(gpio_open(&cfg, &f->gpio), 0);
+                ck_assert_ptr_nonnull(f->gpio);
+                unsetenv(GPIO_FAKE_ENV);
+        }
         f->ch = at_channel_new(&ch_ops, f, 3 * S);
-        f->m = modem_new(&mc, f->ch, NULL, &m_ops, f);
+        f->m = modem_new(&mc, f->ch, f->gpio, &m_ops, f);
         at_channel_set_connected(f->ch, true, 0);
         modem_on_connected(f->m, 0);
+}
+
+static void setup(struct fx *f, bool fix_baud, uint64_t probe)
+{
+        struct fx_opts o = { .fix_baud = fix_baud, .probe = probe };
+
+        setup_opts(f, &o);
 }
 
 static void teardown(struct fx *f)
 {
         modem_free(f->m);
         at_channel_free(f->ch);
+        gpio_close(f->gpio);
+        if (f->gpio_log[0])
+                unlink(f->gpio_log);
 }
 
-/* The module answers: feed text, advance the fake clock a little. */
+/* Level changes the fake GPIO backend recorded that contain what (e.g. "reset active"). */
+static int gpio_count(const struct fx *f, const char *what)
+{
+        char line[128];
+        int n = 0;
+        FILE *fp = fopen(f->gpio_log, "r");
+
+        ck_assert_ptr_nonnull(fp);
+        while (fgets(line, sizeof(line), fp))
+                n += strstr(line, what) != NULL;
+        fclose(fp);
+        return n;
+}
+
+/* The module prints: feed text, advance the fake clock a little (the manager's order: activity,
+ * then the bytes). */
 static void feed(struct fx *f, const char *s)
 {
         f->now += 10 * MS;
+        modem_on_activity(f->m, f->now);
         at_channel_feed(f->ch, s, strlen(s), f->now);
 }
+
+/* Change the channel's gate and tell the supervisor, as the manager does. */
+static void set_gate(struct fx *f, enum at_gate g)
+{
+        enum at_gate old = at_channel_get_gate(f->ch);
+
+        if (at_channel_set_gate(f->ch, g, f->now))
+                modem_on_gate(f->m, old, f->now);
+}
+
+
 
 /* Time passes: tick the channel and the supervisor. */
 static void advance(struct fx *f, uint64_t usec)
@@ -120,6 +197,12 @@ static const char *last(struct fx *f)
                 ;
         snprintf(buf, sizeof(buf), "%.*s", (int) (f->written + n - 1 - p), p);
         return buf;
+}
+
+static void answer_resync(struct fx *f)
+{
+        ck_assert_str_eq(last(f), "AT+CMEE?");
+        feed(f, "\r\n+CMEE: 1\r\n\r\nOK\r\n");
 }
 
 static void answer_init(struct fx *f)
@@ -167,6 +250,7 @@ START_TEST(test_unanswered_optional_command)
         feed(&f, "\r\nOK\r\n");                 /* QSCLK */
         ck_assert_str_eq(last(&f), "ATI");
         advance(&f, 300 * MS);                  /* ATI never answered: skipped */
+        answer_resync(&f);
         ck_assert_str_eq(last(&f), "AT+CGMR");
         feed(&f, "\r\nERROR\r\n");              /* refused: continue too */
         ck_assert_str_eq(last(&f), "AT+CGSN=1");
@@ -238,8 +322,7 @@ START_TEST(test_reboots_and_gate)
 
         /* An upgrade: the gate closes, the module stays READY and nothing is written. */
         f.written[0] = '\0';
-        at_channel_set_gate(f.ch, AT_GATE_CLOSED, f.now);
-        modem_on_gate(f.m, AT_GATE_CLOSED, f.now);
+        set_gate(&f, AT_GATE_CLOSED);
         ck_assert_int_eq(f.state, MODEM_STATE_READY);
         ck_assert_int_eq(modem_reset(f.m, "nobody ordered this", false, f.now), -EBUSY);
         feed(&f, "\n\rF1: 0000 0000\n\rLeaving the BROM\n\r");
@@ -255,8 +338,8 @@ START_TEST(test_reboots_and_gate)
         advance(&f, 600 * S);
         ck_assert_str_eq(f.written, "AT+QRST=1\r");     /* never retried on its own */
         /* Reporting: init allowed again. */
-        at_channel_set_gate(f.ch, AT_GATE_REPORTING, f.now);
-        modem_on_gate(f.m, AT_GATE_REPORTING, f.now);
+        set_gate(&f, AT_GATE_REPORTING);
+        answer_resync(&f);                      /* the unanswered AT+QRST=1 may still answer */
         ck_assert_str_eq(last(&f), "AT");
         teardown(&f);
 }
@@ -299,12 +382,246 @@ START_TEST(test_probe)
         feed(&f, "\r\nOK\r\n");
         for (int i = 0; i < 3; i++) {
                 advance(&f, modem_next_deadline(f.m) - f.now);
-                ck_assert_str_eq(last(&f), "AT");
+                /* After an unanswered probe the channel resynchronises first; unanswered too,
+                 * the probe counts as failed. */
+                ck_assert_str_eq(last(&f), i == 0 ? "AT" : "AT+CMEE?");
                 ck_assert_int_eq(f.state, MODEM_STATE_READY);
                 advance(&f, 300 * MS);          /* unanswered */
         }
         ck_assert_int_eq(f.state, MODEM_STATE_RESETTING);
         ck_assert_str_eq(last(&f), "AT+QRST=1");
+        teardown(&f);
+}
+END_TEST
+
+/* Answer the init sequence up to AT+QSCLK=0, leaving ATI in flight. */
+static void answer_until_ati(struct fx *f)
+{
+        feed(f, "AT\r\r\nOK\r\n");
+        feed(f, "ATE0\r\r\nOK\r\n");
+        feed(f, "\r\nOK\r\n");
+        feed(f, "\r\nOK\r\n");
+        ck_assert_str_eq(last(f), "ATI");
+}
+
+/* Findings 2 and 4: a module slow after a boot answers ATI and AT+CGMR after their timeouts; the
+ * late lines never become the IMEI, and an AT+CGSN=1 without "+CGSN: <15 digits>" is asked again
+ * (the IMEI is the endpoint name) instead of registering without one. */
+START_TEST(test_slow_module_imei_only_from_cgsn)
+{
+        struct fx f;
+        struct fx_opts o = { .need_imei = true };
+
+        setup_opts(&f, &o);
+        answer_until_ati(&f);
+        advance(&f, 300 * MS);
+        ck_assert_str_eq(last(&f), "AT+CMEE?");
+        feed(&f, "\r\nQuectel_Ltd\r\nQuectel_BC26\r\nRevision: BC26NBR01A07\r\n\r\nOK\r\n");    /* late */
+        answer_resync(&f);
+        ck_assert_str_eq(last(&f), "AT+CGMR");
+        advance(&f, 300 * MS);
+        feed(&f, "\r\nRevision: BC26NBR01A07\r\n\r\nOK\r\n");                                   /* late */
+        ck_assert_str_eq(last(&f), "AT+CMEE?");
+        answer_resync(&f);
+        ck_assert_str_eq(last(&f), "AT+CGSN=1");
+        /* A stray Revision line and an OK: no IMEI in it. */
+        feed(&f, "\r\nRevision: BC26NBR01A07\r\n\r\nOK\r\n");
+        ck_assert_int_eq(f.state, MODEM_STATE_INITIALIZING);
+        ck_assert_str_eq(modem_get_identity(f.m)->imei, "");
+        ck_assert_uint_eq(modem_next_deadline(f.m), f.now + 600 * MS);
+        advance(&f, 600 * MS);
+        ck_assert_str_eq(last(&f), "AT+CGSN=1");
+        feed(&f, "\r\n+CGSN: 866971030399922\r\n\r\nOK\r\n");
+        ck_assert_int_eq(f.state, MODEM_STATE_READY);
+        ck_assert_str_eq(modem_get_identity(f.m)->imei, "866971030399922");
+        ck_assert_str_ne(modem_get_identity(f.m)->imei, "Revision: BC26NBR01A07");
+        teardown(&f);
+}
+END_TEST
+
+/* Finding 4: AT+CGSN=1 answered ERROR is retried with back-off, then the whole initialisation
+ * runs again; never READY without the IMEI the endpoint needs. */
+START_TEST(test_cgsn_error_retried)
+{
+        struct fx f;
+        struct fx_opts o = { .need_imei = true };
+
+        setup_opts(&f, &o);
+        answer_until_ati(&f);
+        feed(&f, "\r\nQuectel_Ltd\r\nQuectel_BC26\r\nRevision: BC26NBR01A06\r\n\r\nOK\r\n");
+        feed(&f, "\r\nRevision: BC26NBR01A06\r\n\r\nOK\r\n");
+        for (uint64_t delay = 600 * MS; delay <= 1200 * MS; delay *= 2) {
+                ck_assert_str_eq(last(&f), "AT+CGSN=1");
+                feed(&f, "\r\nERROR\r\n");
+                ck_assert_int_eq(f.state, MODEM_STATE_INITIALIZING);
+                ck_assert_uint_eq(modem_next_deadline(f.m), f.now + delay);
+                advance(&f, delay);
+        }
+        ck_assert_str_eq(last(&f), "AT+CGSN=1");
+        feed(&f, "\r\nERROR\r\n");              /* the third: initialise again */
+        ck_assert_int_eq(f.state, MODEM_STATE_SYNCING);
+        ck_assert_int_eq(f.n_ready, 0);
+        answer_init(&f);
+        ck_assert_int_eq(f.state, MODEM_STATE_READY);
+        ck_assert_str_eq(modem_get_identity(f.m)->imei, "866971030399922");
+        teardown(&f);
+}
+END_TEST
+
+/* Finding 6: in reporting, a sync that fails is retried with back-off (never a reset, never a
+ * state without a deadline), so the platform learns the result as soon as the module answers. */
+START_TEST(test_reporting_sync_retries)
+{
+        struct fx f;
+
+        setup(&f, false, 0);
+        answer_init(&f);
+        set_gate(&f, AT_GATE_CLOSED);
+        feed(&f, "\n\rF1: 0000 0000\n\rLeaving the BROM\n\r");
+        ck_assert_int_eq(f.state, MODEM_STATE_WAITING);
+        set_gate(&f, AT_GATE_REPORTING);
+        ck_assert_int_eq(f.state, MODEM_STATE_SYNCING);
+        for (uint64_t delay = 1 * S; delay <= 4 * S; delay *= 2) {
+                for (int i = 0; i < 40 && f.state == MODEM_STATE_SYNCING; i++)
+                        advance(&f, 300 * MS);
+                ck_assert_int_eq(f.state, MODEM_STATE_WAITING);
+                ck_assert_int_eq(f.n_attempts, 0);
+                ck_assert_uint_eq(modem_next_deadline(f.m), f.now + delay);
+                advance(&f, delay);
+                ck_assert_int_eq(f.state, MODEM_STATE_SYNCING);
+        }
+        /* It answers at last. */
+        answer_resync(&f);
+        answer_init(&f);
+        ck_assert_int_eq(f.state, MODEM_STATE_READY);
+        teardown(&f);
+}
+END_TEST
+
+/* Finding 8: a ladder in back-off does not hide a tty that comes back: sync at once. */
+START_TEST(test_backoff_then_replug_syncs)
+{
+        struct fx f;
+
+        setup(&f, false, 0);
+        ck_assert_int_eq(modem_reset(f.m, "test", false, f.now), 0);
+        advance(&f, 3 * S);
+        ck_assert_uint_eq(modem_next_deadline(f.m), f.now + 9 * S);
+        at_channel_set_connected(f.ch, false, f.now);
+        modem_on_disconnected(f.m, f.now);
+        advance(&f, 1 * S);
+        at_channel_set_connected(f.ch, true, f.now);
+        modem_on_connected(f.m, f.now);
+        ck_assert_int_eq(f.state, MODEM_STATE_SYNCING);
+        answer_resync(&f);
+        answer_init(&f);
+        ck_assert_int_eq(f.state, MODEM_STATE_READY);
+        teardown(&f);
+}
+END_TEST
+
+static void print_progress(struct fx *f, int pct)
+{
+        char line[64];
+
+        snprintf(line, sizeof(line), "\r\n+QIND: \"FOTA\",\"UPDATING\",%d%%\r\n", pct);
+        feed(f, line);
+}
+
+/* Finding 1: a table-2 reset ordered while the module still prints (window 1 expired in
+ * updating) waits until it has been silent for boot_timeout; after the one AT+QRST=1, any line
+ * ends the ladder: no RESET_N, no PWRKEY while it is alive. */
+START_TEST(test_table2_reset_waits_for_silence)
+{
+        struct fx f;
+        struct fx_opts o = { .gpio = true };
+
+        setup_opts(&f, &o);
+        answer_init(&f);
+        set_gate(&f, AT_GATE_CLOSED);
+        print_progress(&f, 56);
+        f.written[0] = '\0';
+        ck_assert_int_eq(modem_reset(f.m, "table 2", true, f.now), 0);
+        for (int pct = 57; pct < 67; pct++) {
+                advance(&f, 1 * S);
+                print_progress(&f, pct);
+        }
+        ck_assert_str_eq(f.written, "");
+        ck_assert_int_eq(f.n_attempts, 0);
+        advance(&f, 3 * S - 1);
+        ck_assert_str_eq(f.written, "");
+        advance(&f, 1);
+        ck_assert_str_eq(f.written, "AT+QRST=1\r");     /* silent at last: the one AT reset */
+        ck_assert_int_eq(f.n_attempts, 1);
+        ck_assert_int_eq(f.rungs[0], MODEM_RUNG_AT);
+        /* Ignored while flashing: the module goes on printing. The ladder ends there. */
+        advance(&f, 1 * S);
+        print_progress(&f, 67);
+        ck_assert_int_eq(f.n_recovered, 1);
+        for (int i = 0; i < 60; i++)
+                advance(&f, 1 * S);
+        ck_assert_int_eq(f.n_attempts, 1);
+        ck_assert_int_eq(gpio_count(&f, "reset active"), 0);
+        ck_assert_int_eq(gpio_count(&f, "pwrkey active"), 0);
+        ck_assert_str_eq(f.written, "AT+QRST=1\r");
+        ck_assert_int_eq(f.state, MODEM_STATE_WAITING);
+        teardown(&f);
+}
+END_TEST
+
+/* Finding 1: the next rung only after real silence, and a line during the pulse releases the
+ * line and ends the ladder (no PWRKEY). */
+START_TEST(test_table2_rungs_only_after_silence)
+{
+        struct fx f;
+        struct fx_opts o = { .gpio = true };
+
+        setup_opts(&f, &o);
+        answer_init(&f);
+        set_gate(&f, AT_GATE_CLOSED);
+        advance(&f, 3 * S);
+        f.written[0] = '\0';
+        ck_assert_int_eq(modem_reset(f.m, "table 2", true, f.now), 0);
+        ck_assert_str_eq(f.written, "AT+QRST=1\r");
+        advance(&f, 3 * S);                     /* no byte at all: RESET_N */
+        ck_assert_int_eq(f.n_attempts, 2);
+        ck_assert_int_eq(f.rungs[1], MODEM_RUNG_GPIO_RESET);
+        ck_assert_int_eq(gpio_count(&f, "reset active"), 1);
+        print_progress(&f, 90);
+        ck_assert_int_eq(gpio_count(&f, "reset inactive"), 1);  /* released at once, 10 ms into 100 */
+        for (int i = 0; i < 30; i++)
+                advance(&f, 1 * S);
+        ck_assert_int_eq(f.n_attempts, 2);
+        ck_assert_int_eq(gpio_count(&f, "pwrkey active"), 0);
+        teardown(&f);
+}
+END_TEST
+
+/* A table-2 reset ordered while the tty is away is owed, not done: it fires only once the tty
+ * has been back (and the module silent) for boot_timeout. */
+START_TEST(test_table2_reset_waits_for_tty)
+{
+        struct fx f;
+        struct fx_opts o = { .gpio = true };
+
+        setup_opts(&f, &o);
+        answer_init(&f);
+        set_gate(&f, AT_GATE_CLOSED);
+        at_channel_set_connected(f.ch, false, f.now);
+        modem_on_disconnected(f.m, f.now);
+        f.written[0] = '\0';
+        ck_assert_int_eq(modem_reset(f.m, "table 2", true, f.now), 0);
+        for (int i = 0; i < 30; i++)
+                advance(&f, 1 * S);
+        ck_assert_int_eq(f.n_attempts, 0);
+        ck_assert_int_eq(gpio_count(&f, "reset active"), 0);
+        at_channel_set_connected(f.ch, true, f.now);
+        modem_on_connected(f.m, f.now);
+        advance(&f, 3 * S - 1);
+        ck_assert_int_eq(f.n_attempts, 0);
+        advance(&f, 1);
+        ck_assert_int_eq(f.n_attempts, 1);
+        ck_assert_str_eq(f.written, "AT+QRST=1\r");
         teardown(&f);
 }
 END_TEST
@@ -321,6 +638,13 @@ static Suite *modem_suite(void)
         tcase_add_test(tc, test_reboots_and_gate);
         tcase_add_test(tc, test_baud_fix);
         tcase_add_test(tc, test_probe);
+        tcase_add_test(tc, test_slow_module_imei_only_from_cgsn);
+        tcase_add_test(tc, test_cgsn_error_retried);
+        tcase_add_test(tc, test_reporting_sync_retries);
+        tcase_add_test(tc, test_backoff_then_replug_syncs);
+        tcase_add_test(tc, test_table2_reset_waits_for_silence);
+        tcase_add_test(tc, test_table2_rungs_only_after_silence);
+        tcase_add_test(tc, test_table2_reset_waits_for_tty);
         suite_add_tcase(s, tc);
         return s;
 }

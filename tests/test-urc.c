@@ -120,6 +120,7 @@ struct urc_case {
         const char *pending;
         const char *expect;
         struct at_line want;
+        bool bare;              /* the pending command answers with bare text lines */
 };
 
 #define CLS(l, p, e, c)         { l, p, e, { .cls = (c) } }
@@ -132,10 +133,11 @@ struct urc_case {
 #define FOTA(l, k, c, pr)       FOTAP(l, NULL, k, c, pr)
 #define FOTA_UNKNOWN(l)         FOTA(l, FOTA_URC_UNKNOWN, -1, -1)
 #define UNK(l)                  CLS(l, NULL, NULL, AT_LINE_UNKNOWN)
+#define BARE(l, p, e, c)        { l, p, e, { .cls = (c) }, true }
 
 static void run_case(const struct urc_case *c)
 {
-        const struct at_classify_ctx ctx = { .pending = c->pending, .expect = c->expect };
+        const struct at_classify_ctx ctx = { .pending = c->pending, .expect = c->expect, .bare = c->bare };
         struct at_line got;
 
         at_classify(c->line, &ctx, &got);
@@ -181,13 +183,19 @@ static const struct urc_case async_cases[] = {
         ASY(" CLOSE OK ", NULL, AT_ASYNC_CLOSE_OK),
         UNK("CONNECT"),
         UNK("SEND OKAY"),
-        CLS("CONNECT", "AT+QLWOPEN=1", NULL, AT_LINE_RESPONSE),
+        BARE("CONNECT", "AT+QLWOPEN=1", NULL, AT_LINE_RESPONSE),
+        /* A command without bare answer lines cannot have it: noise, never its response. */
+        CLS("CONNECT", "AT+QLWOPEN=1", NULL, AT_LINE_UNKNOWN),
 };
 CASE_TEST(test_async, async_cases)
 
 static const struct urc_case urc_cases[] = {
         URC1("RDY", .type = URC_RDY),
         URC1("  RDY  ", .type = URC_RDY),
+        /* RDY after a boot ROM printed at another baud rate: junk bytes before it (the splitter
+         * has dropped the non-printable ones). */
+        URC1("RbbRDY", .type = URC_RDY),
+        URC1("x~RDY", .type = URC_RDY),
         URC1("+QLWOBSERVE:0,19,0,0", .type = URC_QLWOBSERVE, .observe = { 0, 19, 0, 0 }),
         URC1("+QLWOBSERVE: 1,19,0,-1", .type = URC_QLWOBSERVE, .observe = { 1, 19, 0, -1 }),
         URC1("+QLWOBSERVE: 0, 5, 0, 3", .type = URC_QLWOBSERVE, .observe = { 0, 5, 0, 3 }),
@@ -309,11 +317,18 @@ static const struct urc_case solicited_cases[] = {
         CLS("+CGSN: 866971030399922", "AT+CGSN=1", "+CGSN:", AT_LINE_RESPONSE),
         UNK("+CGSN: 866971030399922"),
         CLS("+QLWRD: 4,0", "AT+QLWRD=4", "+QLWRD:", AT_LINE_RESPONSE),
-        CLS("AAAA0000", "AT+QLWRD=4", "+QLWRD:", AT_LINE_RESPONSE),
-        CLS("Quectel_Ltd", "ATI", NULL, AT_LINE_RESPONSE),
-        CLS("Quectel_BC26", "ATI", NULL, AT_LINE_RESPONSE),
-        CLS("Revision: BC26NBR01A06", "ATI", NULL, AT_LINE_RESPONSE),
+        BARE("AAAA0000", "AT+QLWRD=4", "+QLWRD:", AT_LINE_RESPONSE),
+        BARE("Quectel_Ltd", "ATI", NULL, AT_LINE_RESPONSE),
+        BARE("Quectel_BC26", "ATI", NULL, AT_LINE_RESPONSE),
+        BARE("Revision: BC26NBR01A06", "ATI", NULL, AT_LINE_RESPONSE),
         UNK("Revision: BC26NBR01A06"),
+        /* A late ATI line while AT+CGSN=1 waits is not the IMEI (finding 2). */
+        CLS("Revision: BC26NBR01A06", "AT+CGSN=1", "+CGSN:", AT_LINE_UNKNOWN),
+        CLS("AAAA0000", "AT+QLWRD=4", "+QLWRD:", AT_LINE_UNKNOWN),
+        /* Unknown URCs between a response's lines stay unknown, even for a bare-text command. */
+        BARE("+QNBIOTEVENT: \"ENTER PSM\"", "ATI", NULL, AT_LINE_UNKNOWN),
+        BARE("+CTZV: 19/01/01,00:00:00,+32", "AT+QLWRD=512", "+QLWRD:", AT_LINE_UNKNOWN),
+        CLS("+CEDRXP: 5,\"0101\",\"0101\",\"0011\"", "AT+CGSN=1", "+CGSN:", AT_LINE_UNKNOWN),
         /* URCs in the middle of a command are still URCs. */
         URCP("+QLWOBSERVE: 0,19,0,0", "AT+QLWCFG=\"dataformat\",1,1", NULL,
              .type = URC_QLWOBSERVE, .observe = { 0, 19, 0, 0 }),
@@ -349,7 +364,10 @@ static const struct urc_case unknown_cases[] = {
         UNK("RDY1"),
         UNK("RDY 1"),
         UNK("+IPR: 115200"),
-        CLS("anything", "ATI", NULL, AT_LINE_RESPONSE),
+        BARE("anything", "ATI", NULL, AT_LINE_RESPONSE),
+        CLS("anything", "AT+CGMR", "Revision:", AT_LINE_UNKNOWN),
+        UNK("APP RDY"),
+        UNK("Leaving RDY"),
 };
 CASE_TEST(test_unknown, unknown_cases)
 
