@@ -1,5 +1,6 @@
 /* fota-journal.c - turns DFOTA notes into journal records with structured fields. It decides
- * wording and priority only; the state machine (fota.c) decides what happened. */
+ * wording and priority only; the state machine (fota.c) decides what happened, and each record
+ * shows the state of its own step (fota_output.note_state), not the state after the event. */
 #include <stdio.h>
 
 #include "fota-journal.h"
@@ -11,7 +12,7 @@ struct record {
         const char *message_id;         /* NULL: no MESSAGE_ID for this note */
 };
 
-static struct record record_of(enum fota_note n, const struct fota *f)
+static struct record record_of(enum fota_note n, const struct fota_state *st)
 {
         switch (n) {
         case FOTA_NOTE_UPGRADE_STARTED:   return (struct record) { LOG_NOTICE, BC26_MESSAGE_UPGRADE_STARTED };
@@ -26,28 +27,28 @@ static struct record record_of(enum fota_note n, const struct fota *f)
         case FOTA_NOTE_UNKNOWN_URC:       return (struct record) { LOG_WARNING, NULL };
         case FOTA_NOTE_REPORTING_GAVE_UP: return (struct record) { LOG_WARNING, NULL };
         case FOTA_NOTE_PROGRESS:
-                return (struct record) { f->st.progress % 10 == 0 ? LOG_INFO : LOG_DEBUG, NULL };
+                return (struct record) { st->progress % 10 == 0 ? LOG_INFO : LOG_DEBUG, NULL };
         case FOTA_NOTE_RESTORED:          return (struct record) { LOG_NOTICE, NULL };
         }
         return (struct record) { LOG_INFO, NULL };
 }
 
-static void emit(const struct fota *f, struct record rec, const char *message)
+static void emit(const struct fota_state *st, struct record rec, const char *message)
 {
         char id[64], phase[64], result[64], code[32], progress[32];
         const char *fields[6];
         size_t n = 0;
-        enum fota_result r = f->st.phase == FOTA_PHASE_REPORTING ? f->st.pending_result : f->st.last_result;
-        int c = f->st.phase == FOTA_PHASE_REPORTING ? f->st.pending_code : f->st.last_code;
+        enum fota_result r = st->phase == FOTA_PHASE_REPORTING ? st->pending_result : st->last_result;
+        int c = st->phase == FOTA_PHASE_REPORTING ? st->pending_code : st->last_code;
 
         if (rec.message_id) {
                 snprintf(id, sizeof(id), "MESSAGE_ID=%s", rec.message_id);
                 fields[n++] = id;
         }
-        snprintf(phase, sizeof(phase), "BC26_FOTA_PHASE=%s", fota_phase_to_string(f->st.phase));
+        snprintf(phase, sizeof(phase), "BC26_FOTA_PHASE=%s", fota_phase_to_string(st->phase));
         snprintf(result, sizeof(result), "BC26_FOTA_RESULT=%s", fota_result_to_string(r));
         snprintf(code, sizeof(code), "BC26_FOTA_CODE=%d", c);
-        snprintf(progress, sizeof(progress), "BC26_FOTA_PROGRESS=%u", f->st.progress);
+        snprintf(progress, sizeof(progress), "BC26_FOTA_PROGRESS=%u", st->progress);
         fields[n++] = phase;
         fields[n++] = result;
         fields[n++] = code;
@@ -58,10 +59,11 @@ static void emit(const struct fota *f, struct record rec, const char *message)
 
 void fota_journal(const struct fota *f, const struct fota_output *out, const char *urc)
 {
-        const char *phase = fota_phase_to_string(f->st.phase);
         unsigned timeout_s = (unsigned) (f->cfg.timeout_usec / 1000000);
 
         for (size_t i = 0; i < out->n_notes; i++) {
+                const struct fota_state *st = &out->note_state[i];
+                const char *phase = fota_phase_to_string(st->phase);
                 char msg[512];
 
                 switch (out->notes[i]) {
@@ -70,18 +72,18 @@ void fota_journal(const struct fota *f, const struct fota_output *out, const cha
                                  "commands, resets or sleep until it ends (guide 4.2, table 1)", urc ? urc : "restored");
                         break;
                 case FOTA_NOTE_PHASE_CHANGED:
-                        snprintf(msg, sizeof(msg), "DFOTA phase %s -> %s", fota_phase_to_string(out->old_phase), phase);
+                        snprintf(msg, sizeof(msg), "DFOTA phase %s -> %s", fota_phase_to_string(out->note_from[i]), phase);
                         break;
                 case FOTA_NOTE_FINISHED_OK:
                         snprintf(msg, sizeof(msg), "Firmware upgrade finished successfully; normal business resumes");
                         break;
                 case FOTA_NOTE_DOWNLOAD_FAILED:
                         snprintf(msg, sizeof(msg), "Firmware download failed (COAPEND,%d); normal business resumes",
-                                 f->st.last_code);
+                                 st->last_code);
                         break;
                 case FOTA_NOTE_UPDATE_FAILED:
                         snprintf(msg, sizeof(msg), "Firmware update failed (END,%d); the module keeps its previous "
-                                 "firmware; normal business resumes", f->st.last_code);
+                                 "firmware; normal business resumes", st->last_code);
                         break;
                 case FOTA_NOTE_TIMED_OUT:
                         snprintf(msg, sizeof(msg), "Firmware upgrade timed out: no END from the module in time "
@@ -107,21 +109,21 @@ void fota_journal(const struct fota *f, const struct fota_output *out, const cha
                 case FOTA_NOTE_REPORTING_GAVE_UP:
                         snprintf(msg, sizeof(msg), "Re-registration after the upgrade did not complete within %u s; "
                                  "leaving upgrade protection anyway with result %s", timeout_s,
-                                 fota_result_to_string(f->st.last_result));
+                                 fota_result_to_string(st->last_result));
                         break;
                 case FOTA_NOTE_PROGRESS:
-                        snprintf(msg, sizeof(msg), "Firmware upgrade progress %u%%", f->st.progress);
+                        snprintf(msg, sizeof(msg), "Firmware upgrade progress %u%%", st->progress);
                         break;
                 case FOTA_NOTE_RESTORED:
                         snprintf(msg, sizeof(msg), "Restored DFOTA state: phase %s; staying in upgrade protection",
                                  phase);
                         break;
                 }
-                emit(f, record_of(out->notes[i], f), msg);
+                emit(st, record_of(out->notes[i], st), msg);
         }
 }
 
 void fota_journal_reset(const struct fota *f, int priority, const char *message)
 {
-        emit(f, (struct record) { priority, BC26_MESSAGE_MODULE_RESET }, message);
+        emit(&f->st, (struct record) { priority, BC26_MESSAGE_MODULE_RESET }, message);
 }

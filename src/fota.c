@@ -37,37 +37,59 @@ static void output_begin(const struct fota *f, struct fota_output *out)
         out->new_phase = f->st.phase;
 }
 
-static void push_note(struct fota_output *out, enum fota_note n)
+/* Record a note with the state as it is at this step. */
+static void push_note_from(const struct fota *f, struct fota_output *out, enum fota_note n, enum fota_phase from)
 {
         /* The worst case (a URC that finishes a reported upgrade and starts another) needs 6. */
         assert(out->n_notes < FOTA_OUTPUT_MAX);
-        if (out->n_notes < FOTA_OUTPUT_MAX)
-                out->notes[out->n_notes++] = n;
+        if (out->n_notes >= FOTA_OUTPUT_MAX)
+                return;
+        out->notes[out->n_notes] = n;
+        out->note_state[out->n_notes] = f->st;
+        out->note_from[out->n_notes] = from;
+        out->n_notes++;
 }
 
-static void push_signal(struct fota_output *out, enum fota_signal s)
+static void push_note(const struct fota *f, struct fota_output *out, enum fota_note n)
+{
+        push_note_from(f, out, n, f->st.phase);
+}
+
+static void push_signal(const struct fota *f, struct fota_output *out, enum fota_signal s)
 {
         assert(out->n_signals < FOTA_OUTPUT_MAX);
-        if (out->n_signals < FOTA_OUTPUT_MAX)
-                out->signals[out->n_signals++] = s;
+        if (out->n_signals >= FOTA_OUTPUT_MAX)
+                return;
+        out->signals[out->n_signals] = s;
+        out->signal_result[out->n_signals] = f->st.last_result;
+        out->signal_code[out->n_signals] = f->st.last_code;
+        out->n_signals++;
 }
 
 /* PERSIST whenever anything in the state changed (progress included), PROGRESS when it moved. */
 static void output_end(const struct fota *f, const struct fota_state *before, struct fota_output *out)
 {
         if (f->st.progress != before->progress)
-                push_note(out, FOTA_NOTE_PROGRESS);
+                push_note(f, out, FOTA_NOTE_PROGRESS);
         if (!state_equal(&f->st, before))
                 out->actions |= FOTA_ACTION_PERSIST;
         out->new_phase = f->st.phase;
 }
 
+/* Change the phase; leaving idle is a new upgrade (one STARTED per upgrade, noted in the phase
+ * it enters). */
 static void set_phase(struct fota *f, enum fota_phase p, struct fota_output *out)
 {
-        if (f->st.phase == p)
+        enum fota_phase from = f->st.phase;
+
+        if (from == p)
                 return;
-        push_note(out, FOTA_NOTE_PHASE_CHANGED);
         f->st.phase = p;
+        if (from == FOTA_PHASE_IDLE) {
+                push_note(f, out, FOTA_NOTE_UPGRADE_STARTED);
+                push_signal(f, out, FOTA_SIGNAL_STARTED);
+        }
+        push_note_from(f, out, FOTA_NOTE_PHASE_CHANGED, from);
 }
 
 static enum fota_note result_note(enum fota_result r, bool *has)
@@ -107,26 +129,30 @@ static void finish(struct fota *f, enum fota_result r, int code, struct fota_out
         f->st.last_code = code;
         n = result_note(r, &has);
         if (has)
-                push_note(out, n);
-        push_signal(out, FOTA_SIGNAL_FINISHED);
+                push_note(f, out, n);
+        push_signal(f, out, FOTA_SIGNAL_FINISHED);
 }
 
-/* The phase leaves idle: a new upgrade (one STARTED per upgrade). */
+/* The phase is about to leave idle: a new upgrade starts with no progress and no result
+ * (set_phase notes it). */
 static void begin_upgrade(struct fota *f, struct fota_output *out)
 {
+        (void) out;
         if (f->st.phase != FOTA_PHASE_IDLE)
                 return;
-        push_note(out, FOTA_NOTE_UPGRADE_STARTED);
-        push_signal(out, FOTA_SIGNAL_STARTED);
+        f->st.window = 0;
         f->st.progress = 0;
         f->st.pending_result = FOTA_RESULT_NONE;
         f->st.pending_code = 0;
 }
 
-/* Table 2 row 1: one window of timeout from COAPSTART, and a hard limit of download_max. */
+/* Table 2 row 1: one window of timeout from COAPSTART, and a hard limit of download_max. The
+ * window number only grows within an upgrade: a COAPSTART after the table-2 reset (the module
+ * downloads again) stays in window 2, so that reset is never ordered twice. */
 static void arm_download(struct fota *f, uint64_t now)
 {
-        f->st.window = 1;
+        if (f->st.window < 2)
+                f->st.window = 1;
         f->st.window_expired = false;
         f->st.deadline_usec = add_sat(now, f->cfg.timeout_usec);
         f->st.download_deadline_usec = add_sat(now, f->cfg.download_max_usec);
@@ -145,7 +171,8 @@ static void arm_flash(struct fota *f, uint64_t now)
                 break;
         case FOTA_PHASE_DOWNLOADING:
                 if (f->st.window_expired || f->st.deadline_usec == 0) {
-                        f->st.window = 1;
+                        if (f->st.window < 2)
+                                f->st.window = 1;
                         f->st.deadline_usec = add_sat(now, f->cfg.timeout_usec);
                 }
                 break;
@@ -209,17 +236,24 @@ void fota_restore(struct fota *f, const struct fota_config *cfg, const struct fo
                 return;
         }
 
-        push_note(out, FOTA_NOTE_RESTORED);
+        push_note(f, out, FOTA_NOTE_RESTORED);
         /* CLOCK_BOOTTIME values of another boot mean nothing now: start one fresh window, keeping
-         * progress and the pending result. A deadline that is already past is the next tick's. */
-        if (!same_boot || f->st.deadline_usec == 0) {
+         * progress, the pending result and the window number (a table-2 reset already ordered
+         * stays done: window 2 times out, it never resets again). A deadline that is already past
+         * is the next tick's; one further away than a window (a file from a clock that jumped, or
+         * a shorter timeout_s now) is brought in to one window from now. */
+        if (f->st.window != 2)
                 f->st.window = 1;
+        if (!same_boot || f->st.deadline_usec == 0) {
                 f->st.window_expired = false;
                 f->st.deadline_usec = add_sat(now, f->cfg.timeout_usec);
                 f->st.download_deadline_usec = 0;
+        } else if (f->st.deadline_usec > add_sat(now, f->cfg.timeout_usec)) {
+                f->st.deadline_usec = add_sat(now, f->cfg.timeout_usec);
         }
         if (f->st.phase == FOTA_PHASE_DOWNLOADING) {
-                if (!same_boot || f->st.download_deadline_usec == 0)
+                if (!same_boot || f->st.download_deadline_usec == 0 ||
+                    f->st.download_deadline_usec > add_sat(now, f->cfg.download_max_usec))
                         f->st.download_deadline_usec = add_sat(now, f->cfg.download_max_usec);
         } else {
                 f->st.download_deadline_usec = 0;
@@ -240,7 +274,7 @@ void fota_start_cautious(struct fota *f, const struct fota_config *cfg, uint64_t
         f->st.phase = FOTA_PHASE_DOWNLOADING;
         f->st.progress = 0;
         arm_download(f, now);
-        push_note(out, FOTA_NOTE_RESTORED);
+        push_note(f, out, FOTA_NOTE_RESTORED);
         out->old_phase = f->st.phase;
         out->new_phase = f->st.phase;
         out->actions |= FOTA_ACTION_PERSIST;
@@ -253,7 +287,7 @@ static void on_download_start(struct fota *f, bool in_order, uint64_t now, struc
         if (f->st.phase == FOTA_PHASE_DOWNLOADING)
                 return;         /* duplicate start: keep the running window and limit */
         if (!in_order)
-                push_note(out, FOTA_NOTE_OUT_OF_ORDER);
+                push_note(f, out, FOTA_NOTE_OUT_OF_ORDER);
         begin_upgrade(f, out);
         arm_download(f, now);
         set_phase(f, FOTA_PHASE_DOWNLOADING, out);
@@ -264,14 +298,14 @@ static void on_download_end(struct fota *f, int code, uint64_t now, struct fota_
         if (code > 0) {
                 /* Guide 4.1.1: DOWNLOADING -> IDLE on a failed download; table 2: normal business. */
                 if (f->st.phase != FOTA_PHASE_DOWNLOADING)
-                        push_note(out, FOTA_NOTE_OUT_OF_ORDER);
+                        push_note(f, out, FOTA_NOTE_OUT_OF_ORDER);
                 finish(f, FOTA_RESULT_DOWNLOAD_FAILED, code, out);
                 return;
         }
         if (f->st.phase == FOTA_PHASE_DOWNLOADED)
                 return;         /* duplicate */
         if (f->st.phase != FOTA_PHASE_DOWNLOADING)
-                push_note(out, FOTA_NOTE_OUT_OF_ORDER);
+                push_note(f, out, FOTA_NOTE_OUT_OF_ORDER);
         begin_upgrade(f, out);
         arm_flash(f, now);
         set_phase(f, FOTA_PHASE_DOWNLOADED, out);
@@ -284,7 +318,7 @@ static void on_update(struct fota *f, bool start, int percent, uint64_t now, str
 
         if (f->st.phase != FOTA_PHASE_UPDATING) {
                 if (!in_order)
-                        push_note(out, FOTA_NOTE_OUT_OF_ORDER);
+                        push_note(f, out, FOTA_NOTE_OUT_OF_ORDER);
                 begin_upgrade(f, out);
                 arm_flash(f, now);
                 set_phase(f, FOTA_PHASE_UPDATING, out);
@@ -306,7 +340,7 @@ static void on_update_end(struct fota *f, int code, uint64_t now, struct fota_ou
                 return;
         }
         if (f->st.phase != FOTA_PHASE_UPDATING)
-                push_note(out, FOTA_NOTE_OUT_OF_ORDER);
+                push_note(f, out, FOTA_NOTE_OUT_OF_ORDER);
         enter_reporting(f, r, code, now, out);
 }
 
@@ -323,9 +357,17 @@ void fota_on_urc(struct fota *f, const struct fota_urc *u, uint64_t now, struct 
                 kind = FOTA_URC_UNKNOWN;
 
         /* While reporting, anything but END (or an unknown line) is the module starting another
-         * upgrade: the reported one is over, with its result, before the new one is handled. */
-        if (f->st.phase == FOTA_PHASE_REPORTING && kind != FOTA_URC_END && kind != FOTA_URC_UNKNOWN)
+         * upgrade: the reported one is over, with its result, before the new one is handled. A
+         * failed download's end starts nothing: it only ends the reported one (one upgrade, one
+         * UpgradeFinished, with its own result). */
+        if (f->st.phase == FOTA_PHASE_REPORTING && kind != FOTA_URC_END && kind != FOTA_URC_UNKNOWN) {
                 finish(f, f->st.pending_result, f->st.pending_code, out);
+                if ((kind == FOTA_URC_COAPEND || kind == FOTA_URC_HTTPEND) && u->code > 0) {
+                        push_note(f, out, FOTA_NOTE_OUT_OF_ORDER);
+                        output_end(f, &before, out);
+                        return;
+                }
+        }
 
         switch (kind) {
         case FOTA_URC_COAPSTART:
@@ -351,7 +393,7 @@ void fota_on_urc(struct fota *f, const struct fota_urc *u, uint64_t now, struct 
                 break;
         case FOTA_URC_UNKNOWN:
                 /* Possibly a resumed upgrade we cannot name: gate, never reset, never ignore. */
-                push_note(out, FOTA_NOTE_UNKNOWN_URC);
+                push_note(f, out, FOTA_NOTE_UNKNOWN_URC);
                 if (f->st.phase == FOTA_PHASE_IDLE) {
                         begin_upgrade(f, out);
                         arm_download(f, now);
@@ -388,7 +430,7 @@ static bool tick_once(struct fota *f, uint64_t now, struct fota_output *out)
                 if (now < f->st.deadline_usec)
                         return false;
                 /* Table 2 row 1: keep the module powered until COAPEND,y; just warn. */
-                push_note(out, FOTA_NOTE_WINDOW_EXPIRED);
+                push_note(f, out, FOTA_NOTE_WINDOW_EXPIRED);
                 f->st.window_expired = true;
                 f->st.deadline_usec = add_sat(now, f->cfg.timeout_usec);
                 if (f->st.download_deadline_usec != 0 && f->st.deadline_usec > f->st.download_deadline_usec)
@@ -405,7 +447,7 @@ static bool tick_once(struct fota *f, uint64_t now, struct fota_output *out)
                 }
                 /* Table 2 rows 2-3: reset the module, then keep it powered for one more window. */
                 out->actions |= FOTA_ACTION_RESET;
-                push_note(out, FOTA_NOTE_MODULE_RESET);
+                push_note(f, out, FOTA_NOTE_MODULE_RESET);
                 f->st.window = 2;
                 f->st.deadline_usec = add_sat(now, f->cfg.timeout_usec);
                 return true;
@@ -413,7 +455,7 @@ static bool tick_once(struct fota *f, uint64_t now, struct fota_output *out)
                 if (now < f->st.deadline_usec)
                         return false;
                 /* The upgrade's result stands even if the platform never heard it. */
-                push_note(out, FOTA_NOTE_REPORTING_GAVE_UP);
+                push_note(f, out, FOTA_NOTE_REPORTING_GAVE_UP);
                 finish(f, f->st.pending_result, f->st.pending_code, out);
                 return true;
         }

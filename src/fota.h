@@ -82,20 +82,28 @@ enum fota_signal {
 
 #define FOTA_OUTPUT_MAX 8
 
+/* Each note and signal carries the state of its own step (a URC may finish one upgrade and
+ * start the next: the journal and UpgradeFinished must not show the final state for both). */
 struct fota_output {
         unsigned actions;               /* enum fota_action bits */
         enum fota_phase old_phase, new_phase;
         size_t n_notes;
         enum fota_note notes[FOTA_OUTPUT_MAX];
+        struct fota_state note_state[FOTA_OUTPUT_MAX];  /* the state right after the note's step */
+        enum fota_phase note_from[FOTA_OUTPUT_MAX];     /* PHASE_CHANGED: the phase it left */
         size_t n_signals;               /* in emission order */
         enum fota_signal signals[FOTA_OUTPUT_MAX];
+        enum fota_result signal_result[FOTA_OUTPUT_MAX]; /* FINISHED: that upgrade's result... */
+        int signal_code[FOTA_OUTPUT_MAX];               /* ...and code */
 };
 
 /* Start idle with no result. */
 void fota_init(struct fota *f, const struct fota_config *cfg);
 
-/* Start from a saved state. same_boot: the saved boot id is this boot's (deadlines still valid);
- * otherwise every deadline starts afresh from now. A saved reporting phase asks to re-register. */
+/* Start from a saved state. same_boot: the saved boot id is this boot's (deadlines still valid,
+ * but never later than a full window from now); otherwise every deadline starts afresh from now.
+ * The window number is kept: a table-2 reset already done is never done again. A saved
+ * reporting phase asks to re-register. */
 void fota_restore(struct fota *f, const struct fota_config *cfg, const struct fota_state *saved,
                   bool same_boot, uint64_t now, struct fota_output *out);
 

@@ -230,8 +230,9 @@ static void apply_fota(struct manager *m, enum fota_phase old_phase, const struc
                         bus_emit_upgrade_started(m->bus);
                         break;
                 case FOTA_SIGNAL_FINISHED:
-                        bus_emit_upgrade_finished(m->bus, fota_result_to_string(m->fota.st.last_result),
-                                                  m->fota.st.last_code);
+                        /* The result of the upgrade this signal ends, not the state after the event. */
+                        bus_emit_upgrade_finished(m->bus, fota_result_to_string(out->signal_result[i]),
+                                                  out->signal_code[i]);
                         break;
                 }
 }
@@ -554,9 +555,10 @@ static void restore_fota(struct manager *m, uint64_t now)
 
                 fota_restore(&m->fota, &fc, &rec.st, same_boot, now, &out);
                 if (rec.st.phase != FOTA_PHASE_IDLE)
-                        log_notice("Saved DFOTA phase %s from %s boot: %s", fota_phase_to_string(rec.st.phase),
-                                   same_boot ? "this" : "an earlier",
-                                   same_boot ? "keeping its deadline" : "starting a fresh window");
+                        log_notice("Saved DFOTA phase %s (window %u) from %s boot: %s", fota_phase_to_string(rec.st.phase),
+                                   m->fota.st.window, same_boot ? "this" : "an earlier",
+                                   same_boot ? "keeping its deadline (at most one window from now)" :
+                                   "starting a fresh window");
         }
         apply_fota(m, FOTA_PHASE_IDLE, &out, NULL, now);
 }

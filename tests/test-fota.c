@@ -272,11 +272,27 @@ static const struct scenario scenarios[] = {
                 { URC(COAPSTART, -1, -1, 1100), .phase = DL, .actions = P, .signals = "S" },
                 { REREG(1200), .phase = DL, .actions = 0 },
           }, FOTA_RESULT_NONE, 0, 1, 0 },
-        { "COAPEND,x while reporting: two results in order", {
+        /* Finding 8: a failed download's end starts no upgrade; it ends the reported one, once,
+         * with that upgrade's result. */
+        { "COAPEND,x while reporting: one result, the reported one", {
                 FLASH_PREFIX,
                 { URC(END, 0, -1, 1500), .phase = REP, .actions = P | RR },
-                { URC(COAPEND, 7, -1, 1600), .phase = IDLE, .actions = P, .signals = "FF", NOTE(DOWNLOAD_FAILED) },
-          }, FOTA_RESULT_DOWNLOAD_FAILED, 7, 1, 2 },
+                { URC(COAPEND, 7, -1, 1600), .phase = IDLE, .actions = P, .signals = "F", NOTE(OUT_OF_ORDER),
+                  NO_NOTE(DOWNLOAD_FAILED) },
+          }, FOTA_RESULT_SUCCESS, 0, 1, 1 },
+        /* Finding 7: the module downloads again after the table-2 reset (COAPSTART repeat): the
+         * upgrade stays in window 2, so its expiry is the final timeout, never a second reset. */
+        { "COAPSTART again after the table-2 reset: one reset per upgrade", {
+                FLASH_PREFIX,
+                { TICK(1000 + T), .phase = UPD, .actions = P | RS, NOTE(MODULE_RESET), .deadline = 1000 + 2 * T },
+                { URC(COAPSTART, -1, -1, 3200), .phase = DL, .actions = P, .signals = NULL, NOTE(OUT_OF_ORDER),
+                  .deadline = 3200 + T, .ddl = 3200 + DM },
+                { URC(DOWNLOADING, -1, 30, 3300), .phase = DL, .actions = P, PROG(30) },
+                { URC(COAPEND, 0, -1, 3400), .phase = DLD, .actions = P, .deadline = 3200 + T },
+                { URC(START, -1, -1, 3500), .phase = UPD, .actions = P, .deadline = 3200 + T },
+                { TICK(3200 + T), .phase = IDLE, .actions = P, .signals = "F", NOTE(TIMED_OUT),
+                  NO_NOTE(MODULE_RESET) },
+          }, FOTA_RESULT_TIMEOUT, 0, 1, 1 },
         { "repeated END while reporting: latest code, same deadline", {
                 FLASH_PREFIX,
                 { URC(END, 0, -1, 1500), .phase = REP, .actions = P | RR, .deadline = 1500 + T },
@@ -542,14 +558,82 @@ START_TEST(test_restore_other_boot_fresh_window)
         ck_assert(has_note(&out, FOTA_NOTE_RESTORED + 1));
         check_invariants(&f, "restore other boot");
 
-        /* updating in window 2 on another boot: window 1 again, download limit not used */
+        /* Finding 7: updating in window 2 on another boot: a fresh deadline, but still window 2
+         * (the table-2 reset was done before the host rebooted); download limit not used */
         s = saved_state(UPD, 2, 900000, 0);
         fota_restore(&f, &cfg, &s, false, SEC(10), &out);
-        ck_assert_uint_eq(f.st.window, 1);
+        ck_assert_uint_eq(f.st.window, 2);
         ck_assert_uint_eq(f.st.deadline_usec, SEC(10 + T));
         ck_assert_uint_eq(f.st.download_deadline_usec, 0);
         ck_assert_uint_eq(out.n_signals, 0);
         check_invariants(&f, "restore other boot, updating");
+}
+END_TEST
+
+/* A restored deadline is never later than one window from now (a state file from a clock that
+ * jumped, or a shorter timeout_s since), nor a download limit later than download_max_s. */
+START_TEST(test_restore_clamps_deadlines)
+{
+        struct fota_state s = saved_state(DL, 1, 900000, 990000);
+        struct fota_output out;
+        struct fota f;
+
+        fota_restore(&f, &cfg, &s, true, SEC(10), &out);
+        ck_assert_uint_eq(f.st.deadline_usec, SEC(10 + T));
+        ck_assert_uint_eq(f.st.download_deadline_usec, SEC(10 + DM));
+        check_invariants(&f, "restore clamped");
+        s = saved_state(UPD, 2, 900000, 0);
+        fota_restore(&f, &cfg, &s, true, SEC(10), &out);
+        ck_assert_uint_eq(f.st.window, 2);
+        ck_assert_uint_eq(f.st.deadline_usec, SEC(10 + T));
+        fota_on_tick(&f, SEC(10 + T), &out);
+        ck_assert_int_eq(f.st.phase, IDLE);
+        ck_assert(!(out.actions & FOTA_ACTION_RESET));
+}
+END_TEST
+
+/* Finding 8: every note and signal carries its own step's state. COAPSTART while reporting ends
+ * the reported upgrade (success) and starts another: the finish record and UpgradeFinished say
+ * success/idle, the start record says downloading. */
+START_TEST(test_output_per_step_state)
+{
+        struct fota f;
+        struct fota_output out;
+        struct fota_urc u = { .kind = FOTA_URC_END, .code = 0, .progress = -1 };
+        bool finished = false, started = false;
+
+        fota_init(&f, &cfg);
+        fota_on_urc(&f, &u, SEC(1000), &out);
+        ck_assert_int_eq(f.st.phase, REP);
+        u = (struct fota_urc) { .kind = FOTA_URC_COAPSTART, .code = -1, .progress = -1 };
+        fota_on_urc(&f, &u, SEC(1100), &out);
+        ck_assert_int_eq(f.st.phase, DL);
+        for (size_t i = 0; i < out.n_notes; i++) {
+                if (out.notes[i] == FOTA_NOTE_FINISHED_OK) {
+                        finished = true;
+                        ck_assert_int_eq(out.note_state[i].phase, IDLE);
+                        ck_assert_int_eq(out.note_state[i].last_result, FOTA_RESULT_SUCCESS);
+                        ck_assert_uint_eq(out.note_state[i].progress, 100);
+                }
+                if (out.notes[i] == FOTA_NOTE_UPGRADE_STARTED) {
+                        started = true;
+                        ck_assert_int_eq(out.note_state[i].phase, DL);
+                        ck_assert_uint_eq(out.note_state[i].progress, 0);
+                }
+                if (out.notes[i] == FOTA_NOTE_PHASE_CHANGED)
+                        ck_assert_int_ne(out.note_from[i], out.note_state[i].phase);
+        }
+        ck_assert(finished && started);
+        ck_assert_uint_eq(out.n_signals, 2);
+        ck_assert_int_eq(out.signals[0], FOTA_SIGNAL_FINISHED);
+        ck_assert_int_eq(out.signal_result[0], FOTA_RESULT_SUCCESS);
+        ck_assert_int_eq(out.signals[1], FOTA_SIGNAL_STARTED);
+        /* The failed download of the new upgrade finishes it with its own result. */
+        u = (struct fota_urc) { .kind = FOTA_URC_COAPEND, .code = 3, .progress = -1 };
+        fota_on_urc(&f, &u, SEC(1200), &out);
+        ck_assert_uint_eq(out.n_signals, 1);
+        ck_assert_int_eq(out.signal_result[0], FOTA_RESULT_DOWNLOAD_FAILED);
+        ck_assert_int_eq(out.signal_code[0], 3);
 }
 END_TEST
 
@@ -695,6 +779,8 @@ static Suite *fota_suite(void)
         tcase_add_test(tc, test_restore_same_boot_keeps_deadlines);
         tcase_add_test(tc, test_restore_same_boot_past_deadline);
         tcase_add_test(tc, test_restore_other_boot_fresh_window);
+        tcase_add_test(tc, test_restore_clamps_deadlines);
+        tcase_add_test(tc, test_output_per_step_state);
         tcase_add_loop_test(tc, test_restore_reporting_reregisters, 0, 2);
         tcase_add_test(tc, test_restore_idle);
         tcase_add_test(tc, test_start_cautious);
