@@ -13,7 +13,8 @@ Control socket protocol (one request line -> exactly one reply line "ok..." or
 
   ping                          -> ok
   play <scenario> [line_delay]  dfota | coapend-fail | end-fail | stall-downloading |
-                                stall-downloaded | stall-updating | reboot | garbage <n>
+                                stall-downloaded | stall-updating | stall-updating-talking |
+                                reboot | garbage <n>
   urc <text>                    emit "\\r\\n<text>\\r\\n"
   raw <hex>                     write bytes verbatim
   downlink <obj> <inst> <res> <hex>
@@ -21,39 +22,131 @@ Control socket protocol (one request line -> exactly one reply line "ok..." or
   hold-send on|off              hold SEND OK/SEND FAIL until "hold-send off"
   send-result ok|fail|error     one-shot: what the next AT+QLWDATASEND gets
   connect-result ok|fail|none   sticky: what every following AT+QLWOPEN gets
-  fota-resume ok|fail|none      sticky: what a reset does to an interrupted upgrade
+  fota-resume ok|fail|none|redownload
+                                sticky: what a reset does to an interrupted upgrade
   reset | power-on              RESET_N / PWRKEY pulse: reboot whatever the state
   unplug <seconds>              close the pty; relink a new one after <seconds> (0: wait for replug)
   replug                        relink now
   state                         ok echo=<0|1> registered=<0|1> updating=<0|1> silent=<0|1> commands=<n>
   quit                          ok, then exit
 
+Faults on demand (all off by default; each request is logged as "# <cmd> <args>"):
+
+  answer-delay <seconds>        sticky (0, or --answer-delay): every answer is written
+                                <seconds> after its command was received
+  late <prefix> <seconds>       one-shot: the next command starting with <prefix>
+                                (case-insensitive, e.g. AT+CGSN) is answered <seconds> after
+                                it was received (instead of answer-delay); up to 16 pending
+  boot-slow <seconds>           sticky: after every RDY the interpreter stays down <seconds>
+  preamble legible|garbled|missing
+                                sticky: how the boot ROM lines (and RDY) look at every boot
+  rdy on|off                    sticky: off = no RDY line (the interpreter still comes up)
+  noise <p> [urc|urc...]        sticky: after every framed line written, with probability p
+                                one unknown URC (default list: NOISE_URCS)
+  send-delay <seconds>|default  sticky: QLWDATASEND OK -> SEND OK/FAIL (default: --send-delay)
+  qlwrd-fault none|error|junk|once-error|once-junk
+                                what AT+QLWRD answers (once-*: the next one only)
+  stall-read on|off             on = stop reading the pty (the daemon's writes pile up)
+  qrst-while-flashing ignore|obey
+                                sticky: AT+QRST=1 while UPDATING (default ignore)
+  midline-reboot on|off         sticky: restarts cut a line short with their preamble
+
+The module is serial.  An answer is the response lines plus the final result;
+the echo is written when the command is interpreted.  A command is
+interpreted at once, unless a delayed answer ("answer-delay", "late") is still
+pending: then it waits in a queue (64 at most, more are dropped and logged) and
+is interpreted (echo included) right after that answer, its own answer coming
+at the later of then and <reception + its delay>.  So answers never overtake
+each other.  What a command sets off (CONNECT OK, SEND OK, CLOSE OK, the
+AT+QRST=1 reboot) counts from its answer.  A reboot, a reset hold and an unplug
+drop the pending answer and the queue.  Commands are always logged when
+received.  "silent" is checked when a command is interpreted (an answer
+already pending is still written).  Pending "late" one-shots survive reboots.
+
+- boot-slow: RDY still comes on time, but echo and answers only start
+  <seconds> later (commands meanwhile: logged only).  Every boot, FOTA restarts too.
+- preamble garbled: each ROM line becomes as many bytes of junk (control and
+  high bytes, about one in five printable; the LF CR framing kept), and RDY
+  comes as "\\r\\nRbbRDY\\r\\n" or "\\r\\n<2 junk bytes>RDY\\r\\n" (seeded RNG).
+  missing: no ROM lines at all.  "rdy off" drops the RDY line either way.
+- noise: after each line framed "\\r\\n...\\r\\n" (answers, lines of a multi-line
+  answer, URCs; not the echo, ROM lines or raw bytes), never after a noise URC.
+  The default list: +QNBIOTEVENT: "ENTER PSM" / "EXIT PSM", +CTZV: ..., +CEDRXP: ...,
+  +CSCON: 0/1, +CEREG: 1, +QATSLEEP, +QATWAKEUP (NOISE_URCS).
+  Logged "# noise-urc <text>".  The list argument is "|"-separated
+  (e.g. "noise 1 +CSCON: 0|+CEREG: 1").  --seed makes it reproducible.
+- Every SEND OK/SEND FAIL is logged when written as
+  "# send-result <HEX payload of its AT+QLWDATASEND, uppercase> ok|fail".
+- qlwrd-fault error: AT+QLWRD=<n> answers ERROR; junk: "+QLWRD: <len>,0", an
+  unknown URC, a data line with an odd number of hex digits, OK.  Both keep
+  the buffer.  Only valid AT+QLWRD=<1..512> commands are affected; "none"
+  also cancels a pending once-*.
+- stall-read on: the pty master is not read (the kernel buffer fills and the
+  daemon's write() blocks or fails with EAGAIN); off reads and interprets
+  what accumulated.  Sticky across unplug/replug.
+- qrst-while-flashing: ignore (what the module always did) = AT+QRST=1 while
+  the upgrade is UPDATING is only logged; obey = it reboots the module (no
+  echo, no answer) under the table-2 rules below.
+- midline-reboot on: every restart (AT+QRST, reset, power-on, GPIO, play
+  reboot, the FOTA restarts; not the --boot/replug cold start) first writes
+  "+CSCON: " with no line end, then the ROM lines without their leading LF CR.
+- fota-resume redownload: a reset while DOWNLOADING (e.g. after "play
+  stall-downloading") boots and then downloads again (COAPSTART, COAPEND,0)
+  and flashes (START ... END,0); DOWNLOADED and UPDATING resume as with ok.
+- play stall-updating-talking: stall-updating, then "UPDATING,<n>%" for n =
+  41..99, one per 10 line_delays, and never END; resets resume as UPDATING.
+
+Command-line switches beyond the obvious ones:
+  --answer-delay S   initial answer-delay
+  --log-tx           log every line written to the pty as
+                     "# tx <CLOCK_BOOTTIME seconds, 6 decimals> <text escaped like commands>"
+                     (one per line or fragment of a write, at the moment it is queued for the pty;
+                     CR/LF themselves are not shown)
+  --gpio FILE        follow the daemon's fake GPIO log ("<boottime usec> reset|pwrkey
+                     active|inactive" lines, polled every 20 ms from its start; it may appear
+                     later, be recreated or truncated).  Each line is logged "# gpio <line>"
+                     (a malformed one "# gpio bad line <text>").  Only level changes act:
+                     reset active -> held in reset: no output at all, interpreter down, the
+                     session and pending answers dropped, the FOTA phase kept; reset
+                     inactive (while held) -> reboot "gpio reset"; a pwrkey pulse (the
+                     active -> inactive edge) -> reboot "gpio power-on" if held in reset (that
+                     also ends the hold), else reboot "gpio pwrkey".  Reboots follow the
+                     table-2 rules.  Changes while unplugged are only logged.  Control
+                     "reset"/"power-on" also end a hold; "urc", "raw", "play" are refused
+                     while held.
+
 Resetting an interrupted upgrade (guide section 4, table 2): a reset (control
-"reset"/"power-on", or AT+QRST=1 while the interpreter is up) while the upgrade
+"reset"/"power-on", --gpio, or AT+QRST=1 while the interpreter is up) while the upgrade
 is DOWNLOADED makes the module boot and then run the update (START ... END);
 while it is UPDATING (e.g. after "play stall-updating") makes it boot and finish
 (preamble, RDY, +CFUN: 1, END, +CPIN, +IP).  "fota-resume" chooses the outcome:
 ok (default) -> END,0; fail -> END,3; none -> no END ever (UPDATING: only the
 preamble, interpreter stays down; DOWNLOADED: a normal boot, upgrade dropped).
-A reset while DOWNLOADING aborts the download: a plain boot, no more FOTA URCs.
+A reset while DOWNLOADING aborts the download: a plain boot, no more FOTA URCs
+(unless "fota-resume redownload", below).
 
 Other choices worth knowing:
 - "silent" and the FOTA "updating" phase only stop answers and echo; URCs and the
   asynchronous CONNECT/SEND/CLOSE results still arrive.
-- The interpreter is also down from any restart (boot preamble) until RDY.
+- The interpreter is also down from any restart (boot preamble) until RDY
+  (plus "boot-slow"), and while RESET_N is held (--gpio).
 - "unplug" forgets the session; the relinked pty is a freshly booted module
   (preamble only with --boot).  Only the AT+IPR/AT&W setting survives (NVRAM).
 - "play reboot" is an unexpected restart: it also drops any FOTA phase.
 - Log lines: "<CLOCK_MONOTONIC seconds, 6 decimals> <command>" (non-printable bytes
   and backslash as \\xNN) and "# <event>" ("# urc <text>" for every FOTA URC,
   "# play <scenario>", "# reboot <why>", "# unplug", "# replug <pty>", ...).
+  <why> is reset, power-on, AT+QRST=1, unexpected, gpio reset, gpio power-on or
+  gpio pwrkey.
 """
 
 import argparse
+import collections
 import heapq
 import itertools
 import os
 import random
+import re
 import selectors
 import signal
 import socket
@@ -71,6 +164,26 @@ MAX_GARBAGE = 1 << 20
 SPLIT_BULK = 4096              # --split: no gaps while more than this is queued
 IPR_RATES = (0, 4800, 9600, 57600, 115200, 230400, 460800, 921600)
 CME_INCORRECT_PARAMS = 50       # 3GPP 27.007 "incorrect parameters"
+MAX_QUEUED = 64                 # commands queued behind a delayed answer
+MAX_LATE = 16                   # pending "late" one-shots
+GPIO_POLL = 0.02                # --gpio: seconds between looks at the file
+MAX_GPIO_LINE = 4096
+MIDLINE_PARTIAL = b"+CSCON: "   # what "midline-reboot on" leaves unterminated
+# Unknown (to bc26d) URCs "noise" and the "qlwrd-fault junk" answer pick from.
+NOISE_URCS = ('+QNBIOTEVENT: "ENTER PSM"', '+QNBIOTEVENT: "EXIT PSM"',
+              "+CTZV: 19/01/01,00:00:00,+32", '+CEDRXP: 5,"0101","0101","0011"',
+              "+CSCON: 0", "+CSCON: 1", "+CEREG: 1", "+QATSLEEP", "+QATWAKEUP")
+
+# Control commands: on/off switches -> attribute, choices, and delays -> attribute.
+ONOFF = {"silent": "silent", "hold-send": "hold_send", "rdy": "rdy",
+         "midline-reboot": "midline", "stall-read": "stall_read"}
+CHOICES = {"send-result": ("ok", "fail", "error"),
+           "connect-result": ("ok", "fail", "none"),
+           "fota-resume": ("ok", "fail", "none", "redownload"),
+           "preamble": ("legible", "garbled", "missing"),
+           "qlwrd-fault": ("none", "error", "junk", "once-error", "once-junk"),
+           "qrst-while-flashing": ("ignore", "obey")}
+DELAYS = {"answer-delay": "answer_delay", "boot-slow": "boot_slow", "send-delay": "send_delay"}
 
 # FOTA phases as the guide's section 4.1 names them.
 FOTA_IDLE, FOTA_DOWNLOADING, FOTA_DOWNLOADED, FOTA_UPDATING = (
@@ -85,9 +198,9 @@ def frame(text):
     return b"\r\n" + text.encode("latin-1", "replace") + b"\r\n"
 
 
-def preamble_bytes():
+def preamble_bytes(lines):
     # The MT2625 boot ROM frames its lines with LF CR, not CR LF.
-    return b"\n\r" + b"".join(p.encode() + b"\n\r" for p in PREAMBLE)
+    return b"\n\r" + b"".join(p + b"\n\r" for p in lines)
 
 
 def escape(data):
@@ -133,6 +246,15 @@ def split_args(s):
     return args
 
 
+def seconds_arg(text):
+    """A delay argument: a float in [0, 1e6) (also rejects nan and inf), else None."""
+    try:
+        v = float(text)
+    except ValueError:
+        return None
+    return v if 0 <= v < 1e6 else None
+
+
 def is_number(text):
     # str.isdigit() alone also accepts "\xb2" (superscript two), which int() rejects.
     return text.isascii() and text.isdigit()
@@ -172,9 +294,18 @@ class Timer:
         self.alive = False
 
 
+class Wait:
+    """A playback step that only makes the next step come `seconds` later
+    (instead of one line_delay)."""
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+
 class Playback:
     """A list of steps run one per line_delay.  A step is a str (emitted as a
-    framed line) or a callable (an action that may also write)."""
+    framed line), a callable (an action that may also write) or a Wait."""
 
     def __init__(self, sim, name, steps, delay):
         self.sim = sim
@@ -190,7 +321,10 @@ class Playback:
             return
         item = self.steps[self.pos]
         self.pos += 1
-        if callable(item):
+        delay = self.delay
+        if isinstance(item, Wait):
+            delay = item.seconds
+        elif callable(item):
             item()
         else:
             self.sim.urc(item)
@@ -199,7 +333,7 @@ class Playback:
         if self.pos >= len(self.steps):
             self.sim.playback_done(self)
         else:
-            self.timer = self.sim.call_later(self.delay, self.step)
+            self.timer = self.sim.call_later(delay, self.step)
 
     def cancel(self):
         self.timer.cancel()
@@ -240,12 +374,38 @@ class Sim:
         self.send_result = "ok"
         self.connect_result = "ok"
         self.fota_resume = "ok"
+        # Sticky misbehaviour switches (module docstring, "Faults on demand").
+        self.answer_delay = max(0.0, opts.answer_delay)
+        self.lates = []         # [(PREFIX, seconds)]: "late" one-shots, in order given
+        self.boot_slow = 0.0
+        self.preamble = "legible"
+        self.rdy = True
+        self.noise_p = 0.0
+        self.noise_urcs = NOISE_URCS
+        self.send_delay = None  # None: --send-delay
+        self.qlwrd_fault = "none"
+        self.qlwrd_once = None
+        self.stall_read = False
+        self.qrst_while_flashing = "ignore"
+        self.midline = False
+        # The serial answer pipeline: while a delayed answer is pending, the
+        # commands that arrive wait (already logged) in cmd_queue.
+        self.answer_timer = None
+        self.cmd_queue = collections.deque()
+        self.follow = []        # actions of the command being interpreted, run after its answer
+        # RESET_N / PWRKEY as the daemon drives them (--gpio).
+        self.in_reset = False
+        self.gpio_level = {"reset": False, "pwrkey": False}
+        self.gpio_ino = None
+        self.gpio_off = 0
+        self.gpio_partial = b""
         # Survives reboots (AT&W writes NVRAM).
         self.ipr_pending = None
         self.ipr_saved = None
         self.fota_phase = FOTA_IDLE
         self.updating = False
-        self.booting = False    # interpreter down from a (re)start until RDY
+        self.booting = False    # interpreter down from a (re)start until RDY (+ boot-slow)
+        self.boot_timer = None
         self.reset_module_state()
 
     # ---- time and timers ------------------------------------------------
@@ -289,12 +449,14 @@ class Sim:
     # ---- module state ----------------------------------------------------
 
     def reset_module_state(self):
-        """What a boot forgets: echo, CMEE, LwM2M context and session."""
+        """What a boot forgets: echo, CMEE, LwM2M context and session, and
+        any answer not written yet."""
         self.echo = True
         self.cmee = 0
         self.serv = None
         self.conf = None
         self.objs = []
+        self.drop_answers()
         self.forget_session()
 
     def forget_session(self):
@@ -308,7 +470,7 @@ class Sim:
         self.downlink = []
 
     def interpreter_up(self):
-        return not (self.updating or self.booting or self.master is None)
+        return not (self.updating or self.booting or self.in_reset or self.master is None)
 
     # ---- pty ---------------------------------------------------------------
 
@@ -325,9 +487,9 @@ class Sim:
             pass
         os.symlink(self.ttyname, tmp)
         os.replace(tmp, self.o.link)
-        self.sel.register(master, selectors.EVENT_READ, self.on_master)
         self.want_write = False
         self.read_paused = False
+        self.update_events()
 
     def close_pty(self):
         if self.master is None:
@@ -348,11 +510,12 @@ class Sim:
             self.out_timer = None
         self.inbuf.clear()
         self.discarding = False
+        self.drop_answers()
 
     def update_events(self):
         if self.master is None:
             return
-        ev = 0 if self.read_paused else selectors.EVENT_READ
+        ev = 0 if self.read_paused or self.stall_read else selectors.EVENT_READ
         if self.want_write:
             ev |= selectors.EVENT_WRITE
         known = self.master in self.sel.get_map()
@@ -367,8 +530,10 @@ class Sim:
     # ---- output ----------------------------------------------------------
 
     def write(self, data):
-        if self.master is None or not data:
+        if self.master is None or not data or self.in_reset:
             return
+        if self.o.log_tx:
+            self.log_tx(data)
         self.outbuf += data
         if len(self.outbuf) > MAX_OUTBUF:
             drop = len(self.outbuf) - MAX_OUTBUF
@@ -404,19 +569,24 @@ class Sim:
             self.want_write = False
             self.update_events()
 
+    def log_tx(self, data):
+        """--log-tx: one "# tx" line per line (or line fragment) in data."""
+        now = time.clock_gettime(time.CLOCK_BOOTTIME)
+        for piece in re.split(rb"[\r\n]+", bytes(data)):
+            if piece:
+                self.log("# tx %.6f %s" % (now, escape(piece)))
+
     def line(self, text):
         self.write(frame(text))
+        if self.noise_p > 0 and self.rng.random() < self.noise_p:
+            noise = self.rng.choice(self.noise_urcs)
+            self.log_event("noise-urc " + noise)
+            self.write(frame(noise))
 
     def urc(self, text):
         if text.startswith('+QIND: "FOTA"'):
             self.log_event("urc " + text)
         self.line(text)
-
-    def reply(self, lines):
-        if self.silent:
-            return
-        for ln in lines:
-            self.line(ln)
 
     # ---- input -----------------------------------------------------------
 
@@ -471,20 +641,72 @@ class Sim:
     # ---- AT interpreter --------------------------------------------------
 
     def command(self, raw):
+        """A command line arrived: log it, then interpret it now, or after the
+        answer still pending (the module is serial)."""
         self.commands += 1
-        self.log("%.6f %s" % (time.monotonic(), escape(raw)))
+        now = time.monotonic()
+        self.log("%.6f %s" % (now, escape(raw)))
+        if self.answer_timer is None:
+            self.run_command(now, raw)
+        elif len(self.cmd_queue) < MAX_QUEUED:
+            self.cmd_queue.append((now, raw))
+        else:
+            self.log_event("dropped a command queued behind a delayed answer")
+
+    def run_command(self, received, raw):
+        text = raw.decode("latin-1").strip()
         if not self.interpreter_up() or self.silent:
+            if self.updating and not self.silent and self.master is not None \
+                    and not self.in_reset and self.qrst_while_flashing == "obey" \
+                    and text.upper() == "AT+QRST=1":
+                self.reboot("AT+QRST=1")
             return
         if self.echo:
             self.write(raw + b"\r")
-        text = raw.decode("latin-1").strip()
+        self.follow = []
         try:
             res = self.interpret(text)
         except Exception as e:      # odd input must never take the module down
             self.log_event("internal error on %s: %r" % (escape(raw), e))
             res = ["ERROR"]
-        if res is not None:
-            self.reply(res)
+            self.follow = []
+        lines, follow, self.follow = res or [], self.follow, []
+        left = received + self.delay_for(text) - time.monotonic()
+        if left <= 0:
+            self.deliver(lines, follow)
+        else:
+            self.answer_timer = self.call_later(left, lambda: self.answer_due(lines, follow))
+
+    def after_answer(self, fn):
+        """Run fn once the answer of the command being interpreted is written."""
+        self.follow.append(fn)
+
+    def delay_for(self, text):
+        """How long after its reception this command's answer is written."""
+        up = text.upper()
+        for i, (prefix, secs) in enumerate(self.lates):
+            if up.startswith(prefix):
+                del self.lates[i]
+                return secs
+        return self.answer_delay
+
+    def deliver(self, lines, follow):
+        for ln in lines:
+            self.line(ln)
+        for fn in follow:
+            fn()
+
+    def answer_due(self, lines, follow):
+        self.answer_timer = None
+        self.deliver(lines, follow)
+        while self.cmd_queue and self.answer_timer is None:
+            self.run_command(*self.cmd_queue.popleft())
+
+    def drop_answers(self):
+        if self.answer_timer:
+            self.answer_timer.cancel()
+            self.answer_timer = None
+        self.cmd_queue.clear()
 
     def error(self, cme=None):
         if cme is not None and self.cmee:
@@ -620,7 +842,7 @@ class Sim:
             t.cancel()
         self.connecting = True
         if self.connect_result != "none":
-            self.session_later(self.o.connect_delay, self.connect_done)
+            self.after_answer(lambda: self.session_later(self.o.connect_delay, self.connect_done))
         return ["OK"]
 
     def connect_done(self):
@@ -659,21 +881,28 @@ class Sim:
             return ["ERROR"]
         if mode == "0x0100":
             self.con_outstanding = True
-            text = "SEND OK" if result == "ok" else "SEND FAIL"
-            self.session_later(self.o.send_delay, lambda: self.send_done(text))
+            res = ("SEND OK" if result == "ok" else "SEND FAIL", data.upper())
+            self.after_answer(lambda: self.session_later(
+                self.o.send_delay if self.send_delay is None else self.send_delay,
+                lambda: self.send_done(res)))
         return ["OK"]
 
-    def send_done(self, text):
+    def send_done(self, res):
         if self.hold_send:
-            self.held.append(text)
+            self.held.append(res)
             return
         self.con_outstanding = False
+        self.send_out(res)
+
+    def send_out(self, res):
+        text, payload = res
+        self.log_event("send-result %s %s" % (payload, "ok" if text == "SEND OK" else "fail"))
         self.urc(text)
 
     def release_held(self):
         if not self.held or self.hold_send:
             return
-        self.urc(self.held.pop(0))
+        self.send_out(self.held.pop(0))
         if self.held:
             self.session_later(self.o.line_delay, self.release_held)
         else:
@@ -685,6 +914,14 @@ class Sim:
         n = to_int(args[0], 1, 512)
         if n is None:
             return ["ERROR"]
+        fault, self.qlwrd_once = self.qlwrd_once or self.qlwrd_fault, None
+        if fault == "error":
+            return ["ERROR"]
+        if fault == "junk":
+            # Buffer kept; the data line has an odd number of hex digits.
+            head = self.downlink[0][:n] if self.downlink else b"\x00"
+            return ["+QLWRD: %d,0" % len(head), self.rng.choice(NOISE_URCS),
+                    head.hex().upper()[:-1], "OK"]
         if not self.downlink:
             return ["+QLWRD: 0", "OK"]
         msg = self.downlink[0]
@@ -699,9 +936,8 @@ class Sim:
         if kind != "exec":
             return ["ERROR"]
         self.forget_session()
-        self.reply(["OK"])
-        self.session_later(self.o.line_delay, lambda: self.urc("CLOSE OK"))
-        return None
+        self.after_answer(lambda: self.session_later(self.o.line_delay, lambda: self.urc("CLOSE OK")))
+        return ["OK"]
 
     def at_qlwdel(self, kind, args):
         if kind != "exec":
@@ -713,22 +949,63 @@ class Sim:
 
     def at_qrst(self, kind, args):
         if kind == "set" and len(args) == 1 and to_int(args[0], 1, 1) == 1:
-            self.reboot("AT+QRST=1")
+            self.after_answer(lambda: self.reboot("AT+QRST=1"))
             return None     # reboots at once: no OK
         return ["ERROR"]
 
     # ---- boots and scenarios ---------------------------------------------
 
-    def preamble_step(self):
+    def preamble_step(self, restart=True):
         # The module restarted: whatever it knew about the session is gone,
-        # and it answers nothing until RDY.
+        # and it answers nothing until RDY.  restart=False: a cold start (sim
+        # start, replug), where "midline-reboot" has no line to cut.
         self.reset_module_state()
+        self.cancel_boot_timer()
         self.booting = True
-        self.write(preamble_bytes())
+        data = self.preamble_out()
+        if self.midline and restart:
+            self.write(MIDLINE_PARTIAL)
+            data = data[2:]     # no line end before the first ROM line
+        self.write(data)
+
+    def preamble_out(self):
+        if self.preamble == "missing":
+            return b""
+        if self.preamble == "garbled":
+            return preamble_bytes([self.junk(len(p)) for p in PREAMBLE])
+        return preamble_bytes([p.encode() for p in PREAMBLE])
+
+    def junk(self, n):
+        """What a line looks like at the wrong baud rate: mostly control and high
+        bytes, a few printable ones, never CR or LF."""
+        out = bytearray()
+        for _ in range(n):
+            if self.rng.random() < 0.2:
+                out.append(self.rng.randrange(0x21, 0x7f))
+            else:
+                out.append(self.rng.choice((self.rng.randrange(0x80, 0x100),
+                                            self.rng.choice((0x00, 0x01, 0x07, 0x1b, 0x1f)))))
+        return bytes(out)
 
     def rdy_step(self):
+        if self.rdy and self.preamble == "garbled":
+            prefix = self.rng.choice((b"Rbb", self.junk(2)))
+            self.write(b"\r\n" + prefix + b"RDY\r\n")
+        elif self.rdy:
+            self.urc("RDY")
+        if self.boot_slow > 0:
+            self.boot_timer = self.call_later(self.boot_slow, self.boot_done)
+        else:
+            self.booting = False
+
+    def boot_done(self):
+        self.boot_timer = None
         self.booting = False
-        self.urc("RDY")
+
+    def cancel_boot_timer(self):
+        if self.boot_timer:
+            self.boot_timer.cancel()
+            self.boot_timer = None
 
     def fota_step(self, what, phase):
         def step():
@@ -755,13 +1032,17 @@ class Sim:
                   "+CPIN: READY", IP_URC]
         return steps
 
-    def boot_steps(self):
+    def boot_steps(self, cold=False):
         """A normal boot (preamble section of the task spec / guide 3.2)."""
-        return [self.preamble_step, self.rdy_step, "+CFUN: 1", "+CPIN: READY", IP_URC]
+        first = (lambda: self.preamble_step(restart=False)) if cold else self.preamble_step
+        return [first, self.rdy_step, "+CFUN: 1", "+CPIN: READY", IP_URC]
 
-    def scenario(self, name):
-        coapstart = self.fota_step('"COAPSTART"', FOTA_DOWNLOADING)
-        coapend0 = self.fota_step('"COAPEND",0', FOTA_DOWNLOADED)
+    def download_steps(self):
+        return [self.fota_step('"COAPSTART"', FOTA_DOWNLOADING),
+                self.fota_step('"COAPEND",0', FOTA_DOWNLOADED)]
+
+    def scenario(self, name, delay):
+        coapstart, coapend0 = self.download_steps()
         if name == "dfota":
             return ["+QLWOBSERVE: 0,5,0,3", coapstart, coapend0] + self.update_steps(0)
         if name == "end-fail":
@@ -772,9 +1053,14 @@ class Sim:
             return [coapstart]
         if name == "stall-downloaded":
             return [coapstart, coapend0]
-        if name == "stall-updating":
-            return ([coapstart, coapend0] + self.update_steps(0)[:2]
-                + [fota('"UPDATING",%d%%,1,1' % p) for p in range(20, 41)])
+        if name in ("stall-updating", "stall-updating-talking"):
+            steps = ([coapstart, coapend0] + self.update_steps(0)[:2]
+                     + [fota('"UPDATING",%d%%,1,1' % p) for p in range(20, 41)])
+            if name == "stall-updating-talking":
+                # Still flashing, slowly: one progress line per 10 line_delays, never END.
+                for p in range(41, 100):
+                    steps += [Wait(9 * delay), fota('"UPDATING",%d%%,1,1' % p)]
+            return steps
         if name == "reboot":
             def unexpected():
                 self.log_event("reboot unexpected")
@@ -793,17 +1079,22 @@ class Sim:
         if self.playback is pb:
             self.playback = None
 
-    def reboot(self, why):
-        """A restart of the module (AT+QRST, RESET_N, PWRKEY)."""
-        self.log_event("reboot " + why)
+    def stop_playback(self):
         if self.playback:
             self.playback.cancel()
             self.playback = None
+
+    def reboot(self, why):
+        """A restart of the module (AT+QRST, RESET_N, PWRKEY)."""
+        self.log_event("reboot " + why)
+        self.stop_playback()
         self.silent = False
+        self.in_reset = False
         self.reset_module_state()
+        self.cancel_boot_timer()
         self.booting = True
         phase = self.fota_phase
-        code = 0 if self.fota_resume == "ok" else 3
+        code = 3 if self.fota_resume == "fail" else 0
         if phase == FOTA_UPDATING:
             # Guide table 2 (START/COAPEND,0 rows): after a reset the module
             # carries on and eventually prints END,x.
@@ -814,10 +1105,69 @@ class Sim:
                          "+CPIN: READY", IP_URC]
         elif phase == FOTA_DOWNLOADED and self.fota_resume != "none":
             steps = [self.preamble_step, self.rdy_step, "+CFUN: 1"] + self.update_steps(code)
+        elif phase == FOTA_DOWNLOADING and self.fota_resume == "redownload":
+            # The COAPSTART repeat path: boot, fetch the package again, flash it.
+            steps = self.boot_steps() + self.download_steps() + self.update_steps(0)
         else:
             self.fota_phase = FOTA_IDLE
             steps = self.boot_steps()
         self.start_playback("boot", steps, self.o.line_delay)
+
+    def hold_in_reset(self):
+        """RESET_N held active: the module is silent and deaf until released.
+        The FOTA phase is kept: the release follows the table-2 rules."""
+        self.stop_playback()
+        self.reset_module_state()
+        self.cancel_boot_timer()
+        self.in_reset = True
+        self.outbuf.clear()
+        if self.out_timer:
+            self.out_timer.cancel()
+            self.out_timer = None
+
+    # ---- --gpio: the daemon's fake GPIO log ----------------------------------
+
+    def gpio_poll(self):
+        self.call_later(GPIO_POLL, self.gpio_poll)
+        try:
+            st = os.stat(self.o.gpio)
+        except OSError:
+            return          # not created yet (or gone): nothing driven
+        if st.st_ino != self.gpio_ino or st.st_size < self.gpio_off:
+            self.gpio_ino, self.gpio_off, self.gpio_partial = st.st_ino, 0, b""
+        if st.st_size == self.gpio_off:
+            return
+        try:
+            with open(self.o.gpio, "rb") as f:
+                f.seek(self.gpio_off)
+                data = f.read(1 << 16)
+        except OSError:
+            return
+        self.gpio_off += len(data)
+        *lines, self.gpio_partial = (self.gpio_partial + data).split(b"\n")
+        if len(self.gpio_partial) > MAX_GPIO_LINE:
+            self.gpio_partial = b""
+        for ln in lines:
+            self.gpio_line(ln.decode("latin-1").strip())
+
+    def gpio_line(self, text):
+        parts = text.split()
+        if (len(parts) != 3 or not is_number(parts[0]) or parts[1] not in self.gpio_level
+                or parts[2] not in ("active", "inactive")):
+            if text:
+                self.log_event("gpio bad line " + escape(text.encode("latin-1")))
+            return
+        self.log_event("gpio " + " ".join(parts))
+        name, active = parts[1], parts[2] == "active"
+        was, self.gpio_level[name] = self.gpio_level[name], active
+        if self.master is None or was == active:
+            return          # unplugged, or no edge
+        if name == "reset" and active:
+            self.hold_in_reset()
+        elif name == "reset" and self.in_reset:
+            self.reboot("gpio reset")
+        elif name == "pwrkey" and not active:
+            self.reboot("gpio power-on" if self.in_reset else "gpio pwrkey")
 
     def garbage(self, n):
         out = bytearray()
@@ -836,9 +1186,7 @@ class Sim:
 
     def unplug(self, seconds):
         self.log_event("unplug")
-        if self.playback:
-            self.playback.cancel()
-            self.playback = None
+        self.stop_playback()
         self.close_pty()
         self.forget_session()
         if seconds > 0:
@@ -854,11 +1202,13 @@ class Sim:
         self.fota_phase = FOTA_IDLE
         self.updating = False
         self.booting = False
+        self.in_reset = False
+        self.cancel_boot_timer()
         self.reset_module_state()
         self.log_event("replug " + self.ttyname)
         if self.o.boot:
             self.booting = True
-            self.start_playback("boot", self.boot_steps(), self.o.line_delay)
+            self.start_playback("boot", self.boot_steps(cold=True), self.o.line_delay)
 
     # ---- control socket --------------------------------------------------
 
@@ -955,25 +1305,41 @@ class Sim:
         if cmd == "quit":
             self.stopping = True
             return "ok"
-        if cmd in ("silent", "hold-send") and len(args) == 1 and args[0] in ("on", "off"):
-            on = args[0] == "on"
+        if cmd in ONOFF and len(args) == 1 and args[0] in ("on", "off"):
             self.log_event("%s %s" % (cmd, args[0]))
-            if cmd == "silent":
-                self.silent = on
+            setattr(self, ONOFF[cmd], args[0] == "on")
+            if cmd == "hold-send" and not self.hold_send and self.held:
+                self.release_held()
+            elif cmd == "stall-read":
+                self.update_events()
+            return "ok"
+        if cmd in CHOICES:
+            if len(args) != 1 or args[0] not in CHOICES[cmd]:
+                return "err usage: %s %s" % (cmd, "|".join(CHOICES[cmd]))
+            self.log_event("%s %s" % (cmd, args[0]))
+            if cmd == "qlwrd-fault" and args[0].startswith("once-"):
+                self.qlwrd_once = args[0][len("once-"):]
+            elif cmd == "qlwrd-fault":
+                self.qlwrd_fault, self.qlwrd_once = args[0], None
             else:
-                self.hold_send = on
-                if not on and self.held:
-                    self.release_held()
+                setattr(self, cmd.replace("-", "_"), args[0])
             return "ok"
-        choices = {"send-result": ("ok", "fail", "error"),
-                   "connect-result": ("ok", "fail", "none"),
-                   "fota-resume": ("ok", "fail", "none")}
-        if cmd in choices:
-            if len(args) != 1 or args[0] not in choices[cmd]:
-                return "err usage: %s %s" % (cmd, "|".join(choices[cmd]))
-            setattr(self, cmd.replace("-", "_"), args[0])
+        if cmd in DELAYS:
+            if len(args) != 1:
+                return "err usage: %s <seconds>%s" % (cmd, "|default" if cmd == "send-delay" else "")
+            if cmd == "send-delay" and args[0] == "default":
+                secs = None
+            else:
+                secs = seconds_arg(args[0])
+                if secs is None:
+                    return "err bad seconds"
             self.log_event("%s %s" % (cmd, args[0]))
+            setattr(self, DELAYS[cmd], secs)
             return "ok"
+        if cmd == "late":
+            return self.control_late(args)
+        if cmd == "noise":
+            return self.control_noise(req)
         if cmd == "replug":
             if self.master is not None:
                 return "err not unplugged"
@@ -1010,6 +1376,8 @@ class Sim:
             return "ok"
         if self.master is None and cmd in ("urc", "raw", "play"):
             return "err unplugged"
+        if self.in_reset and cmd in ("urc", "raw", "play"):
+            return "err held in reset"
         if cmd == "urc":
             text = req.split(None, 1)[1] if len(words) > 1 else ""
             self.urc(text)
@@ -1023,6 +1391,37 @@ class Sim:
         if cmd == "play":
             return self.control_play(args)
         return "err unknown command"
+
+    def control_late(self, args):
+        if len(args) != 2:
+            return "err usage: late <prefix> <seconds>"
+        secs = seconds_arg(args[1])
+        if secs is None:
+            return "err bad seconds"
+        if len(self.lates) >= MAX_LATE:
+            return "err too many pending late answers"
+        self.log_event("late %s %s" % (args[0], args[1]))
+        self.lates.append((args[0].upper(), secs))
+        return "ok"
+
+    def control_noise(self, req):
+        words = req.split(None, 2)
+        if len(words) < 2:
+            return "err usage: noise <p> [urc|urc...]"
+        try:
+            p = float(words[1])
+        except ValueError:
+            p = -1.0
+        if not 0 <= p <= 1:
+            return "err bad probability"
+        urcs = NOISE_URCS
+        if len(words) > 2:
+            urcs = tuple(u.strip() for u in words[2].split("|") if u.strip())
+            if not urcs:
+                return "err empty urc list"
+        self.log_event(" ".join(words))
+        self.noise_p, self.noise_urcs = p, urcs
+        return "ok"
 
     def control_play(self, args):
         if not args:
@@ -1039,7 +1438,7 @@ class Sim:
         delay = float(args[1]) if len(args) > 1 else self.o.line_delay
         if not 0 <= delay < 1e3:
             return "err bad line_delay"
-        steps = self.scenario(name)
+        steps = self.scenario(name, delay)
         if steps is None:
             return "err unknown scenario " + name
         self.log_event("play " + name)
@@ -1072,9 +1471,11 @@ class Sim:
             self.open_control()
         self.log_event("start %s" % self.ttyname)
         print("PTY " + self.ttyname, flush=True)
+        if self.o.gpio:
+            self.gpio_poll()
         if self.o.boot:
             self.booting = True
-            self.start_playback("boot", self.boot_steps(), self.o.line_delay)
+            self.start_playback("boot", self.boot_steps(cold=True), self.o.line_delay)
         try:
             while not self.stopping:
                 for key, mask in self.sel.select(self.next_timeout()):
@@ -1116,6 +1517,10 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--autobaud", action="store_true", help="AT+IPR? reports 0 until AT+IPR=<rate> and AT&W")
     p.add_argument("--boot", action="store_true", help="print the boot preamble and RDY at start")
+    p.add_argument("--answer-delay", type=float, default=0.0, metavar="S",
+                   help='initial "answer-delay": answers come S seconds after their command')
+    p.add_argument("--gpio", metavar="FILE", help="follow the daemon's fake GPIO log (RESET_N, PWRKEY)")
+    p.add_argument("--log-tx", action="store_true", help='also log every line written to the pty ("# tx")')
     return p.parse_args(argv)
 
 

@@ -158,7 +158,11 @@ class SimTest(unittest.TestCase):
 
     def setUp(self):
         self.tmpdir = tempfile.TemporaryDirectory()
-        self.sim = Sim(self.tmpdir.name, *self.extra)
+        self.sim = Sim(self.tmpdir.name, *self.args(self.tmpdir.name))
+
+    def args(self, tmp):
+        """The simulator's extra command-line arguments."""
+        return self.extra
 
     def tearDown(self):
         self.sim.close()
@@ -595,6 +599,458 @@ class Split(SimTest):
         self.assertGreater(reads, 3)                    # it really arrived in pieces
         s.buf = b""
         s.register()
+
+
+NOISE = [b'+QNBIOTEVENT: "ENTER PSM"', b'+QNBIOTEVENT: "EXIT PSM"', b"+CTZV: 19/01/01,00:00:00,+32",
+         b'+CEDRXP: 5,"0101","0101","0011"', b"+CSCON: 0", b"+CSCON: 1", b"+CEREG: 1", b"+QATSLEEP",
+         b"+QATWAKEUP"]
+BOOT_TAIL = b"\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\n+IP: 100.96.44.128\r\n"
+IP_LINE = b"+IP: 100.96.44.128\r\n"
+
+
+def timed(fn, *args):
+    t = time.monotonic()
+    out = fn(*args)
+    return out, time.monotonic() - t
+
+
+class FaultControl(SimTest):
+    def test_syntax_and_log(self):
+        s = self.sim
+        good = ["answer-delay 0", "late ATI 0.5", "boot-slow 0", "preamble legible", "rdy on",
+                "noise 0", "noise 0 +CSCON: 0|+CEREG: 1", "send-delay 0.1", "send-delay default",
+                "qlwrd-fault none", "stall-read off", "qrst-while-flashing ignore",
+                "midline-reboot off", "fota-resume redownload", "fota-resume ok"]
+        for req in good:
+            self.assertEqual(s.control(req), "ok", req)
+        bad = {"answer-delay -1": "err bad seconds", "answer-delay nan": "err bad seconds",
+               "answer-delay": "err usage: answer-delay <seconds>",
+               "send-delay x": "err bad seconds", "send-delay": "err usage: send-delay <seconds>|default",
+               "late ATI": "err usage: late <prefix> <seconds>", "late ATI inf": "err bad seconds",
+               "noise 1.5": "err bad probability", "noise x": "err bad probability",
+               "noise": "err usage: noise <p> [urc|urc...]", "noise 1 |": "err empty urc list",
+               "preamble fuzzy": "err usage: preamble legible|garbled|missing",
+               "qlwrd-fault once": "err usage: qlwrd-fault none|error|junk|once-error|once-junk",
+               "qrst-while-flashing maybe": "err usage: qrst-while-flashing ignore|obey",
+               "fota-resume later": "err usage: fota-resume ok|fail|none|redownload",
+               "rdy maybe": "err unknown command", "stall-read": "err unknown command"}
+        for req, want in bad.items():
+            self.assertEqual(s.control(req), want, req)
+        for i in range(15):
+            self.assertEqual(s.control("late AT+X%d 1" % i), "ok")
+        self.assertEqual(s.control("late AT+Y 1"), "err too many pending late answers")
+        events = [ln[2:] for ln in s.log() if ln.startswith("# ")]
+        for req in good:
+            self.assertIn(req, events)
+        self.assertNotIn("answer-delay -1", events)
+        # Nothing new by default: the state line and the answers are as before.
+        self.assertEqual(s.state(), {"echo": 1, "registered": 0, "updating": 0, "silent": 0, "commands": 0})
+
+
+class AnswerDelay(SimTest):
+    def test_answers_come_late_in_order(self):
+        s = self.sim
+        s.at("ATE0")
+        self.assertEqual(s.control("answer-delay 0.2"), "ok")
+        out, took = timed(s.at, "AT")
+        self.assertEqual(out, b"\r\nOK\r\n")
+        self.assertGreaterEqual(took, 0.19)
+        s.at("ATE1")
+        t0 = time.monotonic()
+        os.write(s.fd, b"AT+CGSN=1\rAT+CGMR\r")
+        self.assertEqual(s.read_until(b"AT+CGSN=1\r", 0.1), b"AT+CGSN=1\r")   # echo at once
+        out = s.read_until(b"Revision: BC26NBR01A06\r\n\r\nOK\r\n")
+        self.assertEqual(out, b"\r\n+CGSN: 866971030399922\r\n\r\nOK\r\nAT+CGMR\r"
+                         b"\r\nRevision: BC26NBR01A06\r\n\r\nOK\r\n")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.19)
+        self.assertLess(time.monotonic() - t0, 0.35)    # the second one was not delayed twice
+        # What a command sets off counts from its answer: CONNECT OK after OK.
+        s.control("answer-delay 0.05")
+        s.at("ATE0")
+        for c in REGISTER:
+            s.at(c)
+        self.assertEqual(s.at("AT+QLWOPEN=1"), b"\r\nOK\r\n")
+        self.assertEqual(s.read_until(b"CONNECT OK\r\n"), b"\r\nCONNECT OK\r\n")
+        self.assertEqual(s.control("answer-delay 0"), "ok")
+        self.assertLess(timed(s.at, "AT")[1], 0.1)
+
+    def test_reboot_drops_pending_answer(self):
+        s = self.sim
+        s.control("answer-delay 0.3")
+        s.send("ATI")
+        s.read_until(b"ATI\r")
+        s.control("reset")
+        self.assertEqual(s.read_until(IP_LINE), PREAMBLE_BYTES + BOOT_TAIL)
+        self.assertEqual(s.drain(0.35), b"")
+
+
+class AnswerDelayOption(SimTest):
+    extra = ("--answer-delay", "0.15")
+
+    def test_cli(self):
+        out, took = timed(self.sim.at, "AT")
+        self.assertEqual(out, b"AT\r\r\nOK\r\n")
+        self.assertGreaterEqual(took, 0.14)
+
+
+class Late(SimTest):
+    def test_one_shot_and_serial(self):
+        s = self.sim
+        self.assertEqual(s.control("late at+cgsn 0.3"), "ok")
+        t0 = time.monotonic()
+        os.write(s.fd, b"AT+CGSN=1\rAT\r")
+        self.assertEqual(s.drain(0.15), b"AT+CGSN=1\r")     # the AT waits behind it
+        out = s.read_until(b"AT\r\r\nOK\r\n")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.29)
+        self.assertEqual(out, b"\r\n+CGSN: 866971030399922\r\n\r\nOK\r\nAT\r\r\nOK\r\n")
+        self.assertLess(timed(s.at, "AT+CGSN=1")[1], 0.1)  # one-shot
+        self.assertEqual(len([ln for ln in s.log() if re.fullmatch(r"\d+\.\d{6} AT", ln)]), 1)
+        # A late QLWDATASEND: SEND OK still follows its OK by send-delay.
+        s.at("ATE0")
+        s.register()
+        s.control("late AT+QLWDATASEND 0.2")
+        self.assertEqual(s.at("AT+QLWDATASEND=19,0,0,1,01,0x0100"), b"\r\nOK\r\n")
+        self.assertEqual(s.read_until(b"SEND OK\r\n"), b"\r\nSEND OK\r\n")
+
+
+class BootSlow(SimTest):
+    def test_interpreter_late_after_rdy(self):
+        s = self.sim
+        self.assertEqual(s.control("boot-slow 0.4"), "ok")
+        s.control("reset")
+        s.read_until(b"RDY\r\n")
+        t_rdy = time.monotonic()
+        s.send("AT")
+        self.assertEqual(s.drain(0.15), b"\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\n+IP: 100.96.44.128\r\n")
+        time.sleep(max(0.0, t_rdy + 0.42 - time.monotonic()))
+        self.assertEqual(s.at("AT"), b"AT\r\r\nOK\r\n")
+        self.assertEqual(len([ln for ln in s.log() if ln.endswith(" AT")]), 2)
+        self.assertEqual(s.control("boot-slow 0"), "ok")
+        s.control("reset")
+        s.read_until(b"RDY\r\n")
+        self.assertEqual(s.at("AT"), b"AT\r\r\nOK\r\n")
+
+
+class Preamble(SimTest):
+    extra = ("--seed", "3")
+
+    def test_garbled(self):
+        s = self.sim
+        self.assertEqual(s.control("preamble garbled"), "ok")
+        s.control("reset")
+        out = s.read_until(IP_LINE)
+        m = re.fullmatch(rb"(\n\r(?:[^\r\n]+\n\r){7})\r\n(Rbb|[^\r\n]{2})RDY(\r\n.*)", out, re.S)
+        self.assertIsNotNone(m, out)
+        self.assertEqual(m.group(3), BOOT_TAIL[len(b"\r\nRDY"):])
+        junk = lines_of(m.group(1))
+        self.assertEqual([len(j) for j in junk], [len(p) for p in PREAMBLE])
+        for j in junk:
+            self.assertNotIn(j, PREAMBLE)
+            odd = sum(1 for b in j if not 0x20 <= b < 0x7f)
+            self.assertGreater(odd, len(j) // 2, j)
+        self.assertEqual(s.at("AT"), b"AT\r\r\nOK\r\n")
+        s.control("reset")
+        self.assertNotIn(b"Leaving the BROM", s.read_until(IP_LINE))
+
+    def test_missing_and_no_rdy(self):
+        s = self.sim
+        self.assertEqual(s.control("preamble missing"), "ok")
+        s.control("reset")
+        self.assertEqual(s.read_until(IP_LINE), BOOT_TAIL)
+        self.assertEqual(s.control("rdy off"), "ok")
+        s.control("reset")
+        self.assertEqual(s.read_until(IP_LINE), BOOT_TAIL[len(b"\r\nRDY\r\n"):])
+        self.assertEqual(s.at("AT"), b"AT\r\r\nOK\r\n")        # the interpreter came up
+        s.control("preamble legible")
+        s.control("reset")
+        self.assertEqual(s.read_until(IP_LINE), PREAMBLE_BYTES + BOOT_TAIL[len(b"\r\nRDY\r\n"):])
+        s.control("rdy on")
+        s.control("reset")
+        self.assertEqual(s.read_until(IP_LINE), PREAMBLE_BYTES + BOOT_TAIL)
+
+
+def noisy_ati(tmp, seed):
+    sim = Sim(tempfile.mkdtemp(dir=tmp), "--seed", str(seed))
+    try:
+        sim.at("ATE0")
+        sim.control("noise 0.5")
+        out = b"".join(sim.at("ATI") for _ in range(4))
+        return out + sim.drain(0.05)
+    finally:
+        sim.close()
+
+
+class Noise(SimTest):
+    def test_noise_everywhere(self):
+        s = self.sim
+        s.at("ATE0")
+        s.drain(0.05)
+        self.assertEqual(s.control("noise 1"), "ok")
+        s.send("ATI")
+        got = lines_of(s.read_until(b"OK\r\n") + s.drain(0.1))
+        self.assertEqual(got[0::2], [b"Quectel_Ltd", b"Quectel_BC26", b"Revision: BC26NBR01A06", b"OK"])
+        self.assertEqual(len(got), 8)
+        for n in got[1::2]:
+            self.assertIn(n, NOISE)
+        self.assertEqual(s.control("noise 1 +CSCON: 0"), "ok")
+        s.register()
+        s.drain(0.05)
+        s.control("downlink 19 1 0 a1b2")
+        s.read_until(b"+CSCON: 0\r\n")
+        s.send("AT+QLWRD=512")
+        self.assertEqual(s.read_until(b"OK\r\n\r\n+CSCON: 0\r\n"),
+                         b"\r\n+QLWRD: 2,0\r\n\r\n+CSCON: 0\r\n\r\nA1B2\r\n\r\n+CSCON: 0\r\n"
+                         b"\r\nOK\r\n\r\n+CSCON: 0\r\n")
+        self.assertIn("# noise-urc +CSCON: 0", s.log())
+        self.assertEqual(s.control("noise 0"), "ok")
+        self.assertEqual(s.at("AT"), b"\r\nOK\r\n")
+        self.assertEqual(s.drain(0.05), b"")
+
+    def test_reproducible(self):
+        a = noisy_ati(self.tmpdir.name, 11)
+        b = noisy_ati(self.tmpdir.name, 11)
+        self.assertEqual(a, b)
+        self.assertNotEqual(lines_of(a), [b"Quectel_Ltd", b"Quectel_BC26", b"Revision: BC26NBR01A06", b"OK"] * 4)
+
+
+class SendDelay(SimTest):
+    def test_send_delay_and_result_log(self):
+        s = self.sim
+        s.at("ATE0")
+        s.register()
+        self.assertEqual(s.control("send-delay 0.3"), "ok")
+        self.assertEqual(s.at("AT+QLWDATASEND=19,0,0,3,01FFa0,0x0100"), b"\r\nOK\r\n")
+        self.assertEqual(s.drain(0.2), b"")
+        self.assertEqual(s.read_until(b"SEND OK\r\n", 1), b"\r\nSEND OK\r\n")
+        self.assertEqual(s.control("send-delay default"), "ok")
+        s.control("send-result fail")
+        s.at("AT+QLWDATASEND=19,0,0,1,03,0x0100")
+        self.assertLess(timed(s.read_until, b"SEND FAIL\r\n")[1], 0.15)
+        s.control("hold-send on")
+        s.at('AT+QLWDATASEND=19,0,0,2,"beef","0x0100"')
+        s.drain(0.1)
+        self.assertNotIn("# send-result BEEF ok", s.log())
+        s.control("hold-send off")
+        s.read_until(b"SEND OK\r\n")
+        log = s.log()
+        self.assertIn("# send-result 01FFA0 ok", log)
+        self.assertIn("# send-result 03 fail", log)
+        self.assertLess(log.index("# hold-send off"), log.index("# send-result BEEF ok"))
+        s.at("AT+QLWDATASEND=19,0,0,1,04,0x0000")           # NON: no result, no event
+        s.drain(0.1)
+        self.assertEqual(len([ln for ln in s.log() if ln.startswith("# send-result ") and
+                              ln.count(" ") == 3]), 3)
+
+
+class QlwrdFault(SimTest):
+    def test_faults(self):
+        s = self.sim
+        s.at("ATE0")
+        s.register()
+        s.control("downlink 19 1 0 a1b2")
+        s.read_until(b"+QLWDATARECV: 19,1,0,2\r\n")
+        self.assertEqual(s.control("qlwrd-fault once-error"), "ok")
+        self.assertEqual(s.at("AT+QLWRD=512"), b"\r\nERROR\r\n")
+        self.assertEqual(s.control("qlwrd-fault once-junk"), "ok")
+        got = lines_of(s.at("AT+QLWRD=512"))
+        self.assertEqual((got[0], got[2], got[3]), (b"+QLWRD: 2,0", b"A1B", b"OK"))
+        self.assertIn(got[1], NOISE)
+        self.assertEqual(s.at("AT+QLWRD=1"), b"\r\n+QLWRD: 1,1\r\n\r\nA1\r\n\r\nOK\r\n")  # kept
+        self.assertEqual(s.control("qlwrd-fault error"), "ok")
+        for _ in range(2):
+            self.assertEqual(s.at("AT+QLWRD=512"), b"\r\nERROR\r\n")
+        self.assertEqual(s.control("qlwrd-fault junk"), "ok")
+        for _ in range(2):
+            self.assertEqual(lines_of(s.at("AT+QLWRD=512"))[0::3], [b"+QLWRD: 1,0", b"OK"])
+        self.assertEqual(s.at("AT+QLWRD=0"), b"\r\nERROR\r\n")   # a bad command stays bad
+        self.assertEqual(s.control("qlwrd-fault none"), "ok")
+        self.assertEqual(s.at("AT+QLWRD=512"), b"\r\n+QLWRD: 1,0\r\n\r\nB2\r\n\r\nOK\r\n")
+
+
+class StallRead(SimTest):
+    def test_stall_and_resume(self):
+        s = self.sim
+        self.assertEqual(s.control("stall-read on"), "ok")
+        os.write(s.fd, b"AT\r")
+        self.assertEqual(s.drain(0.15), b"")
+        written, full = 0, False
+        while written < (8 << 20):
+            try:
+                written += os.write(s.fd, b"X" * 4096)
+            except BlockingIOError:
+                full = True
+                break
+        self.assertTrue(full)                       # the daemon's writes would block
+        self.assertEqual(s.state()["commands"], 0)
+        self.assertEqual(s.control("stall-read off"), "ok")
+        self.assertEqual(s.read_until(b"OK\r\n"), b"AT\r\r\nOK\r\n")
+        end = time.monotonic() + 3
+        while True:                                 # room again once the sim has read it all
+            try:
+                os.write(s.fd, b"\rAT\r")
+                break
+            except BlockingIOError:
+                self.assertLess(time.monotonic(), end)
+                time.sleep(0.01)
+        self.assertEqual(s.read_until(b"OK\r\n"), b"AT\r\r\nOK\r\n")
+        self.assertIn("# discarded a command line longer than 4096 bytes", s.log())
+
+
+class QrstWhileFlashing(SimTest):
+    def test_obey(self):
+        s = self.sim
+        self.assertEqual(s.control("qrst-while-flashing obey"), "ok")
+        s.send("AT+QRST=1")                     # not flashing: an ordinary reset
+        self.assertEqual(s.read_until(IP_LINE), b"AT+QRST=1\r" + PREAMBLE_BYTES + BOOT_TAIL)
+        s.control("play stall-updating")
+        s.read_until(b'"UPDATING",40%,1,1\r\n')
+        s.send("AT")
+        self.assertEqual(s.drain(0.1), b"")         # still deaf to anything else
+        s.send("AT+QRST=1")
+        got = s.read_until(IP_LINE)
+        self.assertEqual(lines_of(got), PREAMBLE + [b"RDY", b"+CFUN: 1", b'+QIND: "FOTA","END",0',
+                                                    b"+CPIN: READY", b"+IP: 100.96.44.128"])
+        self.assertEqual(s.log().count("# reboot AT+QRST=1"), 2)
+
+
+class MidlineReboot(SimTest):
+    def test_preamble_mid_line(self):
+        s = self.sim
+        self.assertEqual(s.control("midline-reboot on"), "ok")
+        for how in ("reset", "play reboot"):
+            s.control(how)
+            self.assertEqual(s.read_until(b"+CPIN: READY\r\n"),
+                             b"+CSCON: " + PREAMBLE_BYTES[2:] + BOOT_TAIL[:-len(b"\r\n" + IP_LINE)])
+            s.drain(0.05)
+        s.control("midline-reboot off")
+        s.control("reset")
+        self.assertEqual(s.read_until(IP_LINE), PREAMBLE_BYTES + BOOT_TAIL)
+
+
+class Redownload(SimTest):
+    def test_reset_while_downloading_downloads_again(self):
+        s = self.sim
+        self.assertEqual(s.control("fota-resume redownload"), "ok")
+        s.control("play stall-downloading")
+        s.read_until(b'"COAPSTART"\r\n')
+        s.control("reset")
+        got = s.read_until(b'"END",0\r\n\r\n+CPIN: READY\r\n' + b"\r\n" + IP_LINE, 5)
+        want = PREAMBLE + [b"RDY", b"+CFUN: 1", b"+CPIN: READY", b"+IP: 100.96.44.128"]
+        want += dfota_lines(0)[1:]
+        self.assertEqual(lines_of(got), want)
+        self.assertEqual(s.state()["updating"], 0)
+        self.assertEqual(s.at("AT"), b"AT\r\r\nOK\r\n")
+
+
+class StallUpdatingTalking(SimTest):
+    def test_talks_until_reset(self):
+        s = self.sim
+        self.assertEqual(s.control("play stall-updating-talking 0.005"), "ok")
+        s.read_until(b'"UPDATING",41%,1,1\r\n')
+        t0 = time.monotonic()
+        got = s.read_until(b'"UPDATING",45%,1,1\r\n')
+        self.assertGreater(time.monotonic() - t0, 0.15)        # 4 gaps of 10 line_delays
+        self.assertEqual(lines_of(got), [b'+QIND: "FOTA","UPDATING",%d%%,1,1' % p for p in range(42, 46)])
+        s.send("AT")                                # flashing: neither echo nor answer
+        self.assertEqual(lines_of(s.read_until(b'"UPDATING",47%,1,1\r\n')),
+                         [b'+QIND: "FOTA","UPDATING",%d%%,1,1' % p for p in (46, 47)])
+        self.assertEqual(s.state()["updating"], 1)
+        self.assertEqual(s.control("reset"), "ok")
+        got = s.read_until(IP_LINE)
+        self.assertEqual(lines_of(got)[-12:], PREAMBLE + [b"RDY", b"+CFUN: 1", b'+QIND: "FOTA","END",0',
+                                                          b"+CPIN: READY", b"+IP: 100.96.44.128"])
+        self.assertEqual(s.drain(0.1), b"")
+
+
+class Gpio(SimTest):
+    def args(self, tmp):
+        self.gpio = os.path.join(tmp, "gpio.log")       # created later, like the daemon does
+        return ("--gpio", self.gpio)
+
+    def drive(self, *lines):
+        with open(self.gpio, "a") as f:
+            for ln in lines:
+                f.write(ln)
+                f.flush()
+
+    def wait_log(self, text, count=1):
+        end = time.monotonic() + 2
+        while self.sim.log().count(text) < count:
+            self.assertLess(time.monotonic(), end, text)
+            time.sleep(0.01)
+
+    def test_reset_line(self):
+        s = self.sim
+        s.register()
+        self.drive("100 reset inactive\n", "101 pwrkey inactive\n")   # no edge: nothing
+        self.wait_log("# gpio 101 pwrkey inactive")
+        self.drive("200 reset act")                                    # a partial line waits
+        time.sleep(0.06)
+        self.assertEqual(s.state()["registered"], 1)
+        self.drive("ive\n")
+        self.wait_log("# gpio 200 reset active")
+        s.send("AT")
+        self.assertEqual(s.drain(0.1), b"")                            # held: no echo, no answer
+        self.assertEqual(s.control("urc x"), "err held in reset")
+        self.assertEqual(s.state()["registered"], 0)
+        self.drive("300 reset inactive\n", "junk\n")
+        self.assertEqual(s.read_until(IP_LINE), PREAMBLE_BYTES + BOOT_TAIL)
+        self.assertEqual(s.at("AT"), b"AT\r\r\nOK\r\n")
+        log = s.log()
+        self.assertIn("# reboot gpio reset", log)
+        self.assertIn("# gpio bad line junk", log)
+        self.assertEqual(len([ln for ln in log if ln.startswith("# reboot")]), 1)
+
+    def test_pwrkey_and_table2(self):
+        s = self.sim
+        self.drive("1 pwrkey active\n")
+        self.wait_log("# gpio 1 pwrkey active")
+        self.assertEqual(s.drain(0.05), b"")                           # nothing until released
+        self.drive("2 pwrkey inactive\n")
+        self.assertEqual(s.read_until(IP_LINE), PREAMBLE_BYTES + BOOT_TAIL)
+        self.drive("3 reset active\n", "4 pwrkey active\n", "5 pwrkey inactive\n")
+        self.assertEqual(s.read_until(IP_LINE), PREAMBLE_BYTES + BOOT_TAIL)
+        self.drive("6 reset inactive\n")                              # the pulse ended the hold
+        self.wait_log("# gpio 6 reset inactive")
+        self.assertEqual(s.drain(0.05), b"")
+        log = s.log()
+        self.assertIn("# reboot gpio pwrkey", log)
+        self.assertIn("# reboot gpio power-on", log)
+        # An upgrade interrupted by RESET_N resumes after it (table 2).
+        s.control("play stall-updating")
+        s.read_until(b'"UPDATING",40%,1,1\r\n')
+        self.drive("7 reset active\n", "8 reset inactive\n")
+        got = s.read_until(IP_LINE)
+        self.assertEqual(lines_of(got), PREAMBLE + [b"RDY", b"+CFUN: 1", b'+QIND: "FOTA","END",0',
+                                                    b"+CPIN: READY", b"+IP: 100.96.44.128"])
+        # A recreated file is read from its start.
+        os.unlink(self.gpio)
+        self.drive("9 reset active\n")
+        self.wait_log("# gpio 9 reset active")
+
+
+class LogTx(SimTest):
+    extra = ("--log-tx",)
+
+    def test_tx_lines(self):
+        s = self.sim
+        t0 = time.clock_gettime(time.CLOCK_BOOTTIME)
+        s.at("AT")
+        s.control("reset")
+        s.read_until(IP_LINE)
+        t1 = time.clock_gettime(time.CLOCK_BOOTTIME)
+        tx = []
+        for ln in s.log():
+            if ln.startswith("# tx "):
+                m = re.fullmatch(r"# tx (\d+\.\d{6}) (.*)", ln)
+                self.assertIsNotNone(m, ln)
+                self.assertTrue(t0 - 0.001 <= float(m.group(1)) <= t1 + 0.001, ln)
+                tx.append(m.group(2))
+        self.assertEqual(tx, ["AT", "OK"] + [p.decode() for p in PREAMBLE] +
+                         ["RDY", "+CFUN: 1", "+CPIN: READY", "+IP: 100.96.44.128"])
+        s.control("raw 41ff5c0d0a")
+        s.read_until(b"\n")
+        self.assertRegex(s.log()[-1], r"^# tx \d+\.\d{6} A\\xff\\x5c$")
 
 
 if __name__ == "__main__":
