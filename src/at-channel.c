@@ -336,10 +336,7 @@ static bool resync_line(struct at_channel *ch, const char *text, const struct at
                         return true;
                 }
                 ch->need_resync = false;
-                entry_free(ch->inflight);
-                ch->inflight = NULL;
-                reset_response(ch);
-                kick(ch, now);
+                finish_inflight(ch, AT_STATUS_OK, 0, now);     /* no callback: the resync has no owner */
                 return true;
         case AT_LINE_ECHO:
         case AT_LINE_BOOT:
