@@ -17,9 +17,11 @@ start_private_bus() {
   </policy>
 </busconfig>
 CONF
-        dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile --nosyslog >"$work/bus.out" 2>&1 &
+        # The address is printed once the bus listens (the socket file exists from bind(), earlier).
+        dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile --nosyslog --print-address=1 \
+                >"$work/bus.out" 2>&1 &
         pids+=($!)
-        for _ in $(seq 100); do [ -S "$work/bus.sock" ] && break; sleep 0.1; done
+        for _ in $(seq 300); do grep -q 'unix:' "$work/bus.out" 2>/dev/null && break; sleep 0.1; done
         export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$work/bus.sock"
 }
 

@@ -220,10 +220,11 @@ static void apply_fota(struct manager *m, enum fota_phase old_phase, const struc
                 lwm2m_stop(m->lwm2m, "re-registering after the upgrade", now);
                 modem_reinit(m->modem, now);
         }
-        /* Signals come after the property changes they announce (UpgradeStarted after Phase,
-         * UpgradeFinished after LastResult). */
-        if (out->n_signals)
-                sync_bus(m);
+        /* Publish every step on its own: lines that arrive in one read (COAPEND,0 and START,
+         * UPDATING,20% and 100%) must not fold into one PropertiesChanged that skips a phase or a
+         * progress value. Signals come after the property changes they announce (UpgradeStarted
+         * after Phase, UpgradeFinished after LastResult). */
+        sync_bus(m);
         for (size_t i = 0; i < out->n_signals && m->bus; i++)
                 switch (out->signals[i]) {
                 case FOTA_SIGNAL_STARTED:

@@ -67,6 +67,43 @@ START_TEST(test_guide_transcript)
 }
 END_TEST
 
+/* Lines that reach the daemon in one read are still published one step at a time: a client
+ * watching Phase sees downloaded between downloading and updating, and every progress value.
+ * (CI caught it under ASan, where a slow daemon read COAPEND,0 and START together.) */
+START_TEST(test_one_read_every_step)
+{
+        struct harness h;
+        struct harness_events e;
+        const char *order[] = {
+                "Fota1.Phase=downloading", "Fota1.Phase=downloaded", "Fota1.Phase=updating",
+                "Fota1.Progress=20", "Fota1.Progress=21", "Fota1.Progress=22",
+        };
+        int at = 0;
+
+        harness_init(&h);
+        harness_start_ready(&h, NULL, NULL);
+        harness_events_start(&h, &e);
+        /* \r\n+QIND: "FOTA","COAPSTART"\r\n ... in one write of the simulator. */
+        ck_assert_str_eq(harness_sim(&h, "raw %s",
+                                     "0d0a2b51494e443a2022464f5441222c22434f4150535441525422" "0d0a"
+                                     "0d0a2b51494e443a2022464f5441222c22434f4150454e44222c30" "0d0a"
+                                     "0d0a2b51494e443a2022464f5441222c22535441525422" "0d0a"
+                                     "0d0a2b51494e443a2022464f5441222c225550444154494e47222c3230252c312c31" "0d0a"
+                                     "0d0a2b51494e443a2022464f5441222c225550444154494e47222c3231252c312c31" "0d0a"
+                                     "0d0a2b51494e443a2022464f5441222c225550444154494e47222c3232252c312c31" "0d0a"),
+                         "ok");
+        ck_assert_msg(harness_events_wait(&e, "Fota1.Progress=22", WAIT_MS), "no Progress=22");
+        for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+                int k = harness_events_find(&e, order[i], (size_t) at);
+
+                ck_assert_msg(k >= 0, "event '%s' missing or out of order", order[i]);
+                at = k;
+        }
+        harness_events_stop(&e);
+        harness_cleanup(&h);
+}
+END_TEST
+
 START_TEST(test_download_failed)
 {
         struct harness h;
@@ -353,6 +390,7 @@ static Suite *fota_suite(void)
 
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, test_guide_transcript);
+        tcase_add_test(tc, test_one_read_every_step);
         tcase_add_test(tc, test_download_failed);
         tcase_add_test(tc, test_update_failed);
         tcase_add_test(tc, test_stall_downloading);
