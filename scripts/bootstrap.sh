@@ -1,6 +1,7 @@
 #!/bin/sh
-# bootstrap.sh - install missing build dependencies (Debian 12, apt-get) and build bc26d out of
-# tree in ./build. Idempotent: apt-get runs only when a package is missing; configure only once.
+# bootstrap.sh [--deps-only] - install missing build dependencies (Debian 12 or 13, apt-get) and
+# build bc26d out of tree in ./build. Idempotent: apt-get runs only when a package is missing;
+# configure only once. The package names are the same on both releases.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -22,6 +23,8 @@ if [ -n "$missing" ]; then
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
+
+[ "${1:-}" = --deps-only ] && exit 0
 
 cd "$top"
 [ -x configure ] || ./autogen.sh >/dev/null

@@ -20,6 +20,17 @@
 
 #include "harness.h"
 
+/* BC26D_TEST_TIME_SCALE=N (an integer, 1 by default) stretches every wait of the harness N times,
+ * for slow machines and emulation (qemu-user): the waits are upper bounds for a condition, so a
+ * larger scale never changes what a test asserts, only how long it may take to become true. */
+int harness_time_scale(void)
+{
+        const char *s = getenv("BC26D_TEST_TIME_SCALE");
+        long v = s && *s ? strtol(s, NULL, 10) : 1;
+
+        return v >= 1 && v <= 100 ? (int) v : 1;
+}
+
 long harness_now_ms(void)
 {
         struct timespec ts;
@@ -99,7 +110,7 @@ void harness_start_sim(struct harness *h, const char *extra_args)
         argv[n] = NULL;
         snprintf(out, sizeof(out), "%s/sim.out", h->dir);
         h->sim_pid = spawn(argv, out);
-        for (int i = 0; i < 500; i++) {         /* up to 10 s for the pty and socket */
+        for (int i = 0; i < 500 * harness_time_scale(); i++) {         /* up to 10 s for the pty and socket */
                 struct stat st;
 
                 if (stat(h->control, &st) == 0 && lstat(h->link, &st) == 0)
@@ -154,7 +165,7 @@ void harness_start_bus(struct harness *h, const char *policy_include)
         h->bus_pid = spawn(argv, out);
         /* dbus-daemon prints its address once it listens; the socket file alone appears at bind(),
          * before listen(), and a connect in between is refused (seen under ASan on a busy CI). */
-        for (int i = 0; i < 1500; i++) {
+        for (int i = 0; i < 1500 * harness_time_scale(); i++) {
                 if (harness_count_file(out, "unix:") > 0) {
                         setenv("DBUS_SYSTEM_BUS_ADDRESS", h->busaddr, 1);
                         return;
@@ -258,7 +269,7 @@ const char *harness_sim(struct harness *h, const char *fmt, ...)
                 struct pollfd p = { .fd = fd, .events = POLLIN };
                 ssize_t r;
 
-                ck_assert_msg(poll(&p, 1, 10000) == 1, "simulator did not answer '%.*s'", n - 1, req);
+                ck_assert_msg(poll(&p, 1, 10000 * harness_time_scale()) == 1, "simulator did not answer '%.*s'", n - 1, req);
                 r = read(fd, reply + got, sizeof(reply) - 1 - got);
                 if (r <= 0)
                         break;
@@ -305,6 +316,7 @@ int harness_count_file(const char *path, const char *needle)
 
 bool harness_wait_file(const char *path, const char *needle, int count, int timeout_ms)
 {
+        timeout_ms *= harness_time_scale();
         for (int waited = 0; waited <= timeout_ms; waited += 20) {
                 if (harness_count_file(path, needle) >= count)
                         return true;
@@ -327,7 +339,7 @@ static int stop(pid_t *pid, int sig)
         if (*pid <= 0)
                 return -1;
         kill(*pid, sig);
-        for (int i = 0; i < 500; i++) {
+        for (int i = 0; i < 500 * harness_time_scale(); i++) {
                 pid_t r = waitpid(*pid, &status, WNOHANG);
 
                 if (r == *pid || (r < 0 && errno == ECHILD)) {
@@ -431,6 +443,7 @@ const char *harness_prop(struct harness *h, const char *iface, const char *prop)
 
 bool harness_wait_prop(struct harness *h, const char *iface, const char *prop, const char *value, int timeout_ms)
 {
+        timeout_ms *= harness_time_scale();
         for (int waited = 0; waited <= timeout_ms; waited += 20) {
                 if (strcmp(harness_prop(h, iface, prop), value) == 0)
                         return true;
@@ -520,6 +533,8 @@ int harness_events_find(const struct harness_events *e, const char *want, size_t
 bool harness_events_wait(struct harness_events *e, const char *want, int timeout_ms)
 {
         struct timespec start, now;
+
+        timeout_ms *= harness_time_scale();
 
         clock_gettime(CLOCK_MONOTONIC, &start);
         for (;;) {

@@ -45,6 +45,8 @@ void harness_start_daemon(struct harness *h);
 void harness_start_daemon_as(struct harness *h, const char *user);
 /* CLOCK_MONOTONIC in ms; a sleep only to prove an absence over a short window or pace a poll. */
 long harness_now_ms(void);
+/* BC26D_TEST_TIME_SCALE: the factor every harness wait is stretched by (1 unless set). */
+int harness_time_scale(void);
 void harness_msleep(int ms);
 /* Simulator, config (plus extra INI), daemon; wait until State is "ready". */
 void harness_start_ready(struct harness *h, const char *sim_args, const char *extra_ini);
