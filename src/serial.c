@@ -211,10 +211,13 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
                 event_del(s->ev_write);
 }
 
-static int take_exclusively(int fd, const char *path)
+static int take_exclusively(int fd, const char *path, bool pty)
 {
-        /* TIOCEXCL: further open()s fail with EBUSY (root excepted); flock: cooperating programs
-         * (other daemons, minicom with locking) see it is taken. */
+        /* flock: cooperating programs (other daemons, minicom with locking) see it is taken; the
+         * kernel drops it when we die. TIOCEXCL: further open()s fail with EBUSY (root excepted),
+         * on a UART only. A pty's slave outlives our close while the bridge holds the master, and
+         * so would the flag: a bc26d killed by SIGKILL would lock its own restart (an unprivileged
+         * service) out of the bridge's pty for good. */
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
                 int r = -errno;
 
@@ -223,7 +226,7 @@ static int take_exclusively(int fd, const char *path)
                                   "so that bc26d is the only one talking to the module", path, path);
                 return r;
         }
-        if (ioctl(fd, TIOCEXCL) < 0)
+        if (!pty && ioctl(fd, TIOCEXCL) < 0)
                 return -errno;
         return 0;
 }
@@ -246,7 +249,7 @@ static int try_open(struct serial *s)
         if (fd < 0)
                 return fd;
         s->fd = fd;
-        r = take_exclusively(fd, resolved);
+        r = take_exclusively(fd, resolved, pty);
         if (r < 0) {
                 close_port(s);
                 return r;

@@ -1073,6 +1073,19 @@ START_TEST(test_policy)
         ck_assert_int_eq(ctl_as(&h, USER_OTHER, "reset"), 77);
         ck_assert_int_eq(count_commands(&h, "AT+QRST", true), 0);
 
+        /* Killed outright (SIGKILL, as a watchdog or the OOM killer does), bc26d is restarted by
+         * systemd as the same unprivileged user: its successor must open the pty the bridge (here
+         * the simulator) still holds. A TIOCEXCL left on the pty by the dead daemon would refuse
+         * it with EBUSY forever (root passes: found by tests/booted-systemd.sh, not by root tests). */
+        kill(h.daemon_pid, SIGKILL);
+        ck_assert_int_eq(waitpid(h.daemon_pid, &status, 0), h.daemon_pid);
+        h.daemon_pid = 0;
+        snprintf(h.daemonlog, sizeof(h.daemonlog), "%s/daemon-restarted.log", h.dir);
+        harness_start_daemon_as(&h, USER_DAEMON);
+        ck_assert_msg(harness_wait_prop(&h, MODEM, "State", "ready", WAIT_MS),
+                      "bc26d restarted as user bc26d after SIGKILL: State=%s (see %s)",
+                      harness_prop(&h, MODEM, "State"), h.daemonlog);
+
         /* A daemon running as a user the policy does not let own the name: a plain refusal. */
         ck_assert_int_eq(harness_stop_daemon(&h), 0);
         snprintf(h.daemonlog, sizeof(h.daemonlog), "%s/daemon-other.log", h.dir);
