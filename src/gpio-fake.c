@@ -57,7 +57,7 @@ static const struct gpio_backend_ops gpio_fake_ops = {
         .close = gpio_fake_close,
 };
 
-int gpio_fake_open(const char *path, const struct gpio_line_config *const lines[_GPIO_LINE_MAX],
+int gpio_fake_open(const char *path, const struct gpio_line_request *const lines[_GPIO_LINE_MAX],
                    struct gpio_backend *out)
 {
         struct gpio_fake *f;
@@ -82,8 +82,7 @@ int gpio_fake_open(const char *path, const struct gpio_line_config *const lines[
                 int r = -errno;
 
                 free(f);
-                return log_errno(LOG_ERR, r, "Failed to open fake GPIO file %s ($%s)", path,
-                                 GPIO_FAKE_ENV);
+                return log_errno(LOG_ERR, r, "Failed to open fake GPIO file %s", path);
         }
 
         *out = (struct gpio_backend) { .ops = &gpio_fake_ops, .data = f };

@@ -1,5 +1,5 @@
-/* gpio.c - dispatch of the RESET_N/PWRKEY lines to a backend (fake for tests, libgpiod v1), line
- * presence and last driven level. No libgpiod calls here (see gpio-libgpiod.c). */
+/* gpio.c - dispatch of the RESET_N/PWRKEY lines to a backend (gpio-backend.h: the fake for tests,
+ * else this build's chip backend), line presence and last driven level. No libgpiod here. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -15,17 +15,6 @@ struct gpio {
         bool active[_GPIO_LINE_MAX];            /* last logical level driven */
 };
 
-const char *gpio_line_to_string(enum gpio_line_id id)
-{
-        switch (id) {
-        case GPIO_LINE_RESET:
-                return "reset";
-        case GPIO_LINE_PWRKEY:
-                return "pwrkey";
-        }
-        return "unknown";
-}
-
 static bool gpio_line_id_valid(enum gpio_line_id id)
 {
         return (unsigned) id < _GPIO_LINE_MAX;
@@ -33,15 +22,24 @@ static bool gpio_line_id_valid(enum gpio_line_id id)
 
 int gpio_open(const struct config *cfg, struct gpio **out)
 {
-        const struct gpio_line_config *lines[_GPIO_LINE_MAX] = {
-                [GPIO_LINE_RESET] = cfg->reset.name[0] ? &cfg->reset : NULL,
-                [GPIO_LINE_PWRKEY] = cfg->pwrkey.name[0] ? &cfg->pwrkey : NULL,
+        const struct gpio_line_config *conf[_GPIO_LINE_MAX] = {
+                [GPIO_LINE_RESET] = &cfg->reset,
+                [GPIO_LINE_PWRKEY] = &cfg->pwrkey,
         };
+        struct gpio_line_request req[_GPIO_LINE_MAX];
+        const struct gpio_line_request *lines[_GPIO_LINE_MAX];
         const char *fake = getenv(GPIO_FAKE_ENV);
         struct gpio *g;
         int r;
 
         *out = NULL;
+
+        /* Backends see only what they request (gpio-backend.h), not the config. */
+        for (unsigned i = 0; i < _GPIO_LINE_MAX; i++) {
+                req[i] = (struct gpio_line_request) { .name = conf[i]->name,
+                                                      .active_low = conf[i]->active_low };
+                lines[i] = conf[i]->name[0] ? &req[i] : NULL;
+        }
 
         if (!fake || !*fake) {
                 if (!cfg->gpio_chip[0])
@@ -72,14 +70,7 @@ int gpio_open(const struct config *cfg, struct gpio **out)
                            GPIO_FAKE_ENV);
                 r = gpio_fake_open(fake, lines, &g->backend);
         } else {
-#ifdef HAVE_LIBGPIOD
-                r = gpio_libgpiod_open(cfg->gpio_chip, lines, &g->backend);
-#else
-                log_error("[gpio] chip '%s' is configured, but bc26d was built without libgpiod "
-                          "(--without-libgpiod); remove the [gpio] section to use AT reset only, "
-                          "or rebuild with libgpiod", cfg->gpio_chip);
-                r = -EOPNOTSUPP;
-#endif
+                r = gpio_hw_open(cfg->gpio_chip, lines, &g->backend);
         }
         if (r < 0) {
                 free(g);
@@ -88,8 +79,9 @@ int gpio_open(const struct config *cfg, struct gpio **out)
 
         for (unsigned i = 0; i < _GPIO_LINE_MAX; i++)
                 if (g->present[i])
-                        log_debug("GPIO %s line '%s' requested (%s), inactive",
+                        log_debug("GPIO %s line '%s' requested through %s (%s), inactive",
                                   gpio_line_to_string((enum gpio_line_id) i), lines[i]->name,
+                                  g->backend.ops->name,
                                   g->active_low[i] ? "active low" : "active high");
 
         *out = g;
