@@ -1,8 +1,10 @@
-/* test-faults.c - fault injection against the real bc26d (issue 6): the tty disappearing in the
- * middle of an upgrade, a storm of random bytes from the module, a module that goes silent while
- * idle (probes, the reset ladder, its capped back-off), thousands of malformed or hostile D-Bus
- * calls, and SIGKILL of the daemon in every FOTA phase. The simulator's command log is the
- * module's view of what was written; every wait is for a condition, bounded. */
+/* test-faults.c - fault injection against the real bc26d (issues 6 and 9): the tty disappearing in
+ * the middle of an upgrade, a storm of random bytes from the module, a module that goes silent
+ * while idle (probes, the reset ladder, its capped back-off), thousands of malformed or hostile
+ * D-Bus calls, SIGKILL of the daemon in every FOTA phase, AT+QLWRD failing or answering junk, a
+ * bridge that stops reading, and COAPSTART while a table-2 reset waits for silence. The
+ * simulator's command log is the module's view of what was written; every wait is for a
+ * condition, bounded. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -237,16 +239,26 @@ END_TEST
 
 /* ---- 3. The module goes silent while idle ----------------------------------------------------- */
 
-/* The harness config with liveness probes at the minimum interval (harness_write_config turns
- * them off, and a key may be set only once). */
-static void write_probe_config(struct harness *h, const char *extra_ini)
+/* The harness config with other [modem] and [fota] timings (harness_write_config fixes them, and a
+ * key may be set only once). */
+static void write_timing_config(struct harness *h, unsigned probe_s, unsigned boot_s, unsigned fota_s,
+                                unsigned download_max_s, const char *extra_ini)
 {
         FILE *f = fopen(h->conf, "w");
 
         ck_assert_ptr_nonnull(f);
-        fprintf(f, "[serial]\ndevice=%s\n\n[modem]\ncommand_timeout_ms=500\nboot_timeout_s=2\nprobe_interval_s=5\n\n"
-                "[fota]\ntimeout_s=5\n\n%s", h->link, extra_ini);
+        fprintf(f, "[serial]\ndevice=%s\n\n[modem]\ncommand_timeout_ms=500\nboot_timeout_s=%u\nprobe_interval_s=%u\n\n"
+                "[fota]\ntimeout_s=%u\n", h->link, boot_s, probe_s, fota_s);
+        if (download_max_s)
+                fprintf(f, "download_max_s=%u\n", download_max_s);
+        fprintf(f, "\n%s", extra_ini ? extra_ini : "");
         ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Liveness probes at the minimum interval. */
+static void write_probe_config(struct harness *h, const char *extra_ini)
+{
+        write_timing_config(h, 5, 2, 5, 0, extra_ini);
 }
 
 START_TEST(test_silent_idle_ladder_backoff)
@@ -603,6 +615,218 @@ START_TEST(test_sigkill_in_each_phase)
 }
 END_TEST
 
+/* ---- 6. AT+QLWRD fails or answers junk --------------------------------------------------------- */
+
+/* The module raises no new +QLWDATARECV while its buffer holds data (bc26-at.md 1.2): a read that
+ * fails must be retried, or every later downlink is lost (issue 9, finding 5). */
+static const struct {
+        const char *fault;              /* qlwrd-fault while the first downlink is read */
+        int failed_reads;               /* unanswered reads to see before "qlwrd-fault none" (0: one-shot) */
+        const char *daemon_says;        /* the daemon's log line for the failed read */
+} qlwrd_cases[] = {
+        { "once-error", 0, "AT+QLWRD failed (error, 1 in a row)" },
+        { "once-junk", 0, "Malformed AT+QLWRD response" },
+        { "error", 3, "AT+QLWRD failed (error, 3 in a row)" },
+};
+
+START_TEST(test_qlwrd_fault_retried)
+{
+        struct harness h;
+        struct harness_events e;
+
+        harness_init(&h);
+        harness_start_ready(&h, NULL, NULL);
+        harness_events_start(&h, &e);
+        harness_sim(&h, "qlwrd-fault %s", qlwrd_cases[_i].fault);
+        harness_sim(&h, "downlink 19 1 0 A1B2C3");
+        if (qlwrd_cases[_i].failed_reads) {
+                ck_assert_msg(harness_wait_file(h.simlog, " AT+QLWRD=512\n", qlwrd_cases[_i].failed_reads, WAIT_MS),
+                              "fewer than %d reads of a downlink that keeps failing", qlwrd_cases[_i].failed_reads);
+                harness_sim(&h, "qlwrd-fault none");
+        }
+        ck_assert_msg(harness_events_wait(&e, "DataReceived 19 1 0 A1B2C3", WAIT_MS),
+                      "%s: the downlink was never read again after the failed AT+QLWRD", qlwrd_cases[_i].fault);
+        ck_assert_msg(harness_count_file(h.daemonlog, qlwrd_cases[_i].daemon_says) >= 1, "%s: no '%s' in the log",
+                      qlwrd_cases[_i].fault, qlwrd_cases[_i].daemon_says);
+        ck_assert_int_ge(harness_count_file(h.simlog, " AT+QLWRD=512\n"), 2);
+        ck_assert_msg(harness_events_find(&e, "DataReceived 19 1 0 A1B2C3",
+                                          (size_t) harness_events_find(&e, "DataReceived 19 1 0 A1B2C3", 0) + 1) < 0,
+                      "%s: the downlink was delivered twice", qlwrd_cases[_i].fault);
+        /* The buffer was drained: the module announces the next downlink, and it arrives. */
+        harness_sim(&h, "downlink 19 1 0 D4E5");
+        ck_assert_msg(harness_events_wait(&e, "DataReceived 19 1 0 D4E5", WAIT_MS), "%s: a later downlink was lost",
+                      qlwrd_cases[_i].fault);
+        ck_assert_str_eq(harness_prop(&h, MODEM, "State"), "ready");
+        ck_assert_int_eq(harness_stop_daemon(&h), 0);
+        harness_events_stop(&e);
+        harness_cleanup(&h);
+}
+END_TEST
+
+/* ---- 7. The bridge stops reading ------------------------------------------------------------------ */
+
+struct call {
+        bool done;
+        char error[128];        /* D-Bus error name; "" for a method return */
+        char message[512];
+};
+
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        struct call *c = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        c->done = true;
+        if (e) {
+                snprintf(c->error, sizeof(c->error), "%s", e->name ? e->name : "?");
+                snprintf(c->message, sizeof(c->message), "%s", e->message ? e->message : "");
+        }
+        return 0;
+}
+
+/* SendData(19, 0, 0, data) without waiting for its reply (which may come only after SEND OK). */
+static void start_send(struct harness *h, struct call *c, const uint8_t *data, size_t len)
+{
+        sd_bus *bus = harness_bus(h);
+        sd_bus_message *m = NULL;
+
+        memset(c, 0, sizeof(*c));
+        ck_assert_int_ge(sd_bus_message_new_method_call(bus, &m, "org.bc26d", "/org/bc26d/Modem", LWM2M, "SendData"), 0);
+        ck_assert_int_ge(sd_bus_message_append(m, "uuu", 19u, 0u, 0u), 0);
+        ck_assert_int_ge(sd_bus_message_append_array(m, 'y', data, len), 0);
+        /* Longer than any wait of the test: a reply that never comes must show as our timeout. */
+        ck_assert_int_ge(sd_bus_call_async(bus, NULL, m, on_reply, c, 120ULL * 1000 * 1000), 0);
+        sd_bus_message_unref(m);
+}
+
+/* Process the client bus until the call has its reply, reading State in between (each read must
+ * answer within READ_MAX_MS); false if no reply within timeout_ms. */
+static bool wait_reply_responsive(struct harness *h, struct call *c, int timeout_ms, const char *during)
+{
+        sd_bus *bus = harness_bus(h);
+        long until = harness_now_ms() + timeout_ms;
+
+        while (!c->done) {
+                int r = sd_bus_process(bus, NULL);
+
+                ck_assert_int_ge(r, 0);
+                if (r > 0)
+                        continue;
+                if (harness_now_ms() > until)
+                        return false;
+                (void) sd_bus_wait(bus, 50 * 1000);
+                assert_responsive(h, during);
+        }
+        return true;
+}
+
+/* The simulator stops reading the pty (a stalled USB bridge): commands go unanswered and their
+ * bytes stay in the bridge. The daemon keeps answering on D-Bus and the SendData ends with a clear
+ * timeout error instead of waiting for ever. Bytes a bridge holds cannot be taken back (the error
+ * says "probably not sent"): when it reads again the module gets that command late and its SEND OK
+ * follows. That late SEND OK belongs to nobody: the next SendData is written only once it has come
+ * (the module refuses a second confirmable send meanwhile) and succeeds on its own SEND OK. */
+START_TEST(test_stalled_bridge)
+{
+        static const uint8_t stalled[3] = { 0x5A, 0x17, 0x01 };
+        static const uint8_t after[3] = { 0x5A, 0x17, 0x03 };
+        struct harness h;
+        struct call c;
+        long t0;
+
+        harness_init(&h);
+        /* send_timeout_s: how long a timed-out send's late result is waited for, far above the test's
+         * own steps so that the late SEND OK, not the time, settles it. */
+        harness_start_ready(&h, NULL, "[lwm2m]\nsend_timeout_s=30\n");
+        harness_sim(&h, "stall-read on");
+        t0 = harness_now_ms();
+        start_send(&h, &c, stalled, sizeof(stalled));
+        ck_assert_msg(wait_reply_responsive(&h, &c, WAIT_MS, "a stalled bridge"),
+                      "SendData to a stalled bridge got no reply within %d ms", WAIT_MS);
+        fprintf(stderr, "stalled bridge: SendData failed after %ld ms: %s: %s\n", harness_now_ms() - t0, c.error,
+                c.message);
+        ck_assert_msg(strcmp(c.error, "org.bc26d.Error.SendFailed") == 0,
+                      "SendData to a stalled bridge: want org.bc26d.Error.SendFailed, got '%s' (%s)",
+                      c.error[0] ? c.error : "success", c.message);
+        ck_assert_msg(strstr(c.message, "did not answer"), "not a clear timeout: %s", c.message);
+        responsive_for(&h, 500, "a stalled bridge");
+        ck_assert(harness_daemon_alive(&h));
+        ck_assert_int_eq(harness_count_file(h.simlog, "AT+QLWDATASEND"), 0);  /* nothing read so far */
+
+        /* The bridge reads again: the stalled command arrives; its SEND OK comes 0.5 s later, the
+         * next send's only 3 s after that one is accepted. */
+        harness_sim(&h, "send-delay 0.5");
+        harness_sim(&h, "stall-read off");
+        ck_assert_msg(harness_wait_file(h.simlog, "AT+QLWDATASEND=19,0,0,3,5A1701,", 1, WAIT_MS),
+                      "the stalled bytes never reached the module");
+        harness_sim(&h, "send-delay 3");
+        ck_assert(harness_wait_prop(&h, MODEM, "State", "ready", WAIT_MS));
+        start_send(&h, &c, after, sizeof(after));
+        ck_assert_msg(wait_reply_responsive(&h, &c, WAIT_MS, "the bridge's recovery"),
+                      "SendData after the stall got no reply");
+        ck_assert_msg(c.error[0] == '\0', "SendData after the stall failed: %s: %s", c.error, c.message);
+        ck_assert_msg(harness_count_file(h.simlog, "# send-result 5A1703 ok") == 1,
+                      "SendData after the stall succeeded before its own SEND OK");
+        ck_assert_int_eq(harness_count_file(h.simlog, "# send-result 5A1701 ok"), 1);
+        ck_assert_int_eq(harness_count_file(h.daemonlog, "The timed-out send is settled (its late result came)"), 1);
+        ck_assert_str_eq(harness_prop(&h, MODEM, "State"), "ready");
+        ck_assert_int_eq(harness_stop_daemon(&h), 0);
+        harness_cleanup(&h);
+}
+END_TEST
+
+/* ---- 8. COAPSTART while a table-2 reset waits for silence ----------------------------------------- */
+
+#define DROP_BOOT_S 5                   /* boot_timeout_s: the silence a table-2 reset waits for */
+#define DROP_TALK_MS 200                /* the module talks this often: far below boot_timeout_s */
+
+/* Window 1 of a downloaded upgrade ends while the module is talking: the table-2 reset waits for
+ * silence. Then COAPSTART: the module downloads again (table 2, COAPSTART row: keep it powered
+ * until COAPEND); the phase changes, the gate stays closed, and the waiting reset is dropped: the
+ * module falls silent for longer than boot_timeout_s and receives nothing. */
+START_TEST(test_coapstart_drops_waiting_reset)
+{
+        struct harness h;
+        char cmds[4096];
+        long t0;
+        int n;
+
+        harness_init(&h);
+        harness_start_sim(&h, NULL);
+        write_timing_config(&h, 0, DROP_BOOT_S, 3, 120, GPIO_INI);     /* the download may last */
+        harness_start_daemon(&h);
+        ck_assert(harness_wait_prop(&h, MODEM, "State", "ready", WAIT_MS));
+        harness_sim(&h, "play stall-downloaded");
+        ck_assert(harness_wait_prop(&h, FOTA, "Phase", "downloaded", WAIT_MS));
+        /* Talk (an unknown URC) until window 1 has ended and the reset is ordered. */
+        t0 = harness_now_ms();
+        while (harness_count_file(h.daemonlog, "waiting until it falls silent") == 0) {
+                ck_assert_msg(harness_now_ms() - t0 < WAIT_MS, "no table-2 reset ordered within %d ms", WAIT_MS);
+                harness_sim(&h, "urc +CSCON: 1");
+                harness_msleep(DROP_TALK_MS);
+        }
+        harness_sim(&h, "urc +QIND: \"FOTA\",\"COAPSTART\"");
+        ck_assert(harness_wait_prop(&h, FOTA, "Phase", "downloading", WAIT_MS));
+        /* Silent for more than boot_timeout_s: still nothing written, no line moved. */
+        responsive_for(&h, DROP_BOOT_S * 1000 + 1500, "downloading after COAPSTART");
+        n = commands_in(&h, 0, "# play stall-downloaded", NULL, cmds, sizeof(cmds));
+        ck_assert_msg(n == 0, "%d commands written to the module during the upgrade:\n%s", n, cmds);
+        ck_assert_int_eq(harness_count_file(h.gpiolog, "active"), 0);
+        ck_assert_str_eq(harness_prop(&h, FOTA, "Phase"), "downloading");
+        ck_assert_int_eq(harness_count_file(h.daemonlog, "is no longer needed: downloading"), 1);
+
+        /* The download ends and the update finishes: the daemon talks again. */
+        harness_sim(&h, "urc +QIND: \"FOTA\",\"COAPEND\",0");
+        harness_sim(&h, "urc +QIND: \"FOTA\",\"START\"");
+        harness_sim(&h, "urc +QIND: \"FOTA\",\"END\",0");
+        ck_assert(harness_wait_prop(&h, FOTA, "LastResult", "success", WAIT_MS));
+        ck_assert(harness_wait_prop(&h, MODEM, "State", "ready", WAIT_MS));
+        ck_assert_int_eq(harness_count_file(h.simlog, "AT+QRST"), 0);
+        ck_assert_int_eq(harness_stop_daemon(&h), 0);
+        harness_cleanup(&h);
+}
+END_TEST
+
 static Suite *faults_suite(void)
 {
         Suite *s = suite_create("faults");
@@ -614,6 +838,9 @@ static Suite *faults_suite(void)
         tcase_add_test(tc, test_silent_idle_ladder_backoff);
         tcase_add_test(tc, test_hostile_dbus_calls);
         tcase_add_loop_test(tc, test_sigkill_in_each_phase, 0, 4);
+        tcase_add_loop_test(tc, test_qlwrd_fault_retried, 0, (int) (sizeof(qlwrd_cases) / sizeof(qlwrd_cases[0])));
+        tcase_add_test(tc, test_stalled_bridge);
+        tcase_add_test(tc, test_coapstart_drops_waiting_reset);
         suite_add_tcase(s, tc);
         return s;
 }

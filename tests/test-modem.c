@@ -91,6 +91,7 @@ struct fx_opts {
         bool fix_baud;
         uint64_t probe;
         bool gpio;              /* RESET_N and PWRKEY on the fake backend */
+        const char *gpio_path;  /* its record: NULL = a temporary file (/dev/full: every set fails) */
         bool need_imei;
 };
 
@@ -110,11 +111,13 @@ static void setup_opts(struct fx *f, const struct fx_opts *o)
                 memset(&cfg, 0, sizeof(cfg));
                 snprintf(cfg.reset.name, sizeof(cfg.reset.name), "0");
                 snprintf(cfg.pwrkey.name, sizeof(cfg.pwrkey.name), "1");
-                snprintf(f->gpio_log, sizeof(f->gpio_log), "/tmp/test-modem-gpio.XXXXXX");
-                fd = mkstemp(f->gpio_log);
-                ck_assert_int_ge(fd, 0);
-                close(fd);
-                ck_assert_int_eq(setenv(GPIO_FAKE_ENV, f->gpio_log, 1), 0);
+                if (!o->gpio_path) {
+                        snprintf(f->gpio_log, sizeof(f->gpio_log), "/tmp/test-modem-gpio.XXXXXX");
+                        fd = mkstemp(f->gpio_log);
+                        ck_assert_int_ge(fd, 0);
+                        close(fd);
+                }
+                ck_assert_int_eq(setenv(GPIO_FAKE_ENV, o->gpio_path ? o->gpio_path : f->gpio_log, 1), 0);
                 ck_assert_int_eq(gpio_open(&cfg, &f->gpio), 0);
                 ck_assert_ptr_nonnull(f->gpio);
                 unsetenv(GPIO_FAKE_ENV);
@@ -626,6 +629,98 @@ START_TEST(test_table2_reset_waits_for_tty)
 }
 END_TEST
 
+/* Finding 8: a table-2 reset that cannot start is owed, not done. The channel refuses AT+QRST=1
+ * (its tty went away and the supervisor has not heard yet) and no GPIO rung can fire (none
+ * configured, or the line driver fails): nothing is reported as attempted, the ladder keeps the
+ * reset and tries again after another boot_timeout of watched silence, and once the tty is back
+ * the one AT+QRST=1 goes out. */
+static const struct {
+        const char *name;
+        bool gpio;              /* lines configured, but their driver fails every set */
+} refused_cases[] = {
+        { "no GPIO", false },
+        { "GPIO driver fails", true },
+};
+
+START_TEST(test_table2_reset_refused_is_retried)
+{
+        struct fx f;
+        struct fx_opts o = { .gpio = refused_cases[_i].gpio, .gpio_path = "/dev/full" };
+
+        setup_opts(&f, &o);
+        answer_init(&f);
+        set_gate(&f, AT_GATE_CLOSED);
+        advance(&f, 3 * S);                     /* the module has been silent for boot_timeout */
+        f.written[0] = '\0';
+        at_channel_set_connected(f.ch, false, f.now);   /* the tty is gone; the supervisor not told yet */
+        ck_assert_int_eq(modem_reset(f.m, "table 2", true, f.now), 0);
+        ck_assert_msg(f.state == MODEM_STATE_RESETTING, "%s: the refused reset ended the ladder (state %s)",
+                      refused_cases[_i].name, modem_state_to_string(f.state));
+        ck_assert_int_eq(f.n_attempts, 0);      /* nothing fired, nothing reported as done */
+        ck_assert_int_eq(f.n_failed + f.n_recovered, 0);
+        ck_assert_str_eq(f.written, "");
+        ck_assert_uint_eq(modem_next_deadline(f.m), f.now + 3 * S);    /* owed: again after boot_timeout */
+        ck_assert_int_eq(modem_reset(f.m, "ordered again", true, f.now), -EALREADY);
+        advance(&f, 3 * S);                     /* tried again, refused again */
+        ck_assert_int_eq(f.state, MODEM_STATE_RESETTING);
+        ck_assert_int_eq(f.n_attempts, 0);
+        ck_assert_uint_eq(modem_next_deadline(f.m), f.now + 3 * S);
+        /* The supervisor hears of the hang-up, then of the tty's return: the reset fires only after
+         * a full boot_timeout of silence watched on the open tty. */
+        modem_on_disconnected(f.m, f.now);
+        advance(&f, 10 * S);
+        ck_assert_int_eq(f.n_attempts, 0);
+        at_channel_set_connected(f.ch, true, f.now);
+        modem_on_connected(f.m, f.now);
+        advance(&f, 3 * S - 1);
+        ck_assert_int_eq(f.n_attempts, 0);
+        advance(&f, 1);
+        ck_assert_str_eq(f.written, "AT+QRST=1\r");
+        ck_assert_int_eq(f.n_attempts, 1);
+        ck_assert_int_eq(f.rungs[0], MODEM_RUNG_AT);
+        /* Ignored while flashing; the GPIO rungs still cannot fire: the one reset was ordered, so
+         * the ladder ends and waits for END (table 2), never ordering AT+QRST=1 again. */
+        for (int i = 0; i < 60; i++)
+                advance(&f, 1 * S);
+        ck_assert_int_eq(f.n_attempts, 1);
+        ck_assert_str_eq(f.written, "AT+QRST=1\r");
+        ck_assert_int_eq(f.state, MODEM_STATE_WAITING);
+        teardown(&f);
+}
+END_TEST
+
+/* Finding 1, the gate's one owner: a table-2 reset that waits for silence is dropped when the phase
+ * leaves downloaded/updating but the gate stays closed (COAPSTART again: the module downloads,
+ * keep it powered until COAPEND), which the manager reports with modem_drop_reset. The module
+ * then falls silent for good, yet nothing is written and no line moves. */
+START_TEST(test_table2_reset_dropped)
+{
+        struct fx f;
+        struct fx_opts o = { .gpio = true };
+
+        setup_opts(&f, &o);
+        answer_init(&f);
+        set_gate(&f, AT_GATE_CLOSED);
+        modem_drop_reset(f.m, "nothing pending");      /* no reset waiting: nothing to drop */
+        print_progress(&f, 56);
+        f.written[0] = '\0';
+        ck_assert_int_eq(modem_reset(f.m, "table 2", true, f.now), 0);
+        ck_assert_uint_eq(modem_next_deadline(f.m), f.now + 3 * S);    /* held until silence */
+        advance(&f, 1 * S);
+        feed(&f, "\r\n+QIND: \"FOTA\",\"COAPSTART\"\r\n");
+        modem_drop_reset(f.m, "downloading");   /* apply_gate: the phase left updating */
+        ck_assert_uint_eq(modem_next_deadline(f.m), UINT64_MAX);       /* nothing left to wait for */
+        for (int i = 0; i < 60; i++)
+                advance(&f, 1 * S);
+        ck_assert_str_eq(f.written, "");
+        ck_assert_int_eq(f.n_attempts, 0);
+        ck_assert_int_eq(gpio_count(&f, "reset active"), 0);
+        ck_assert_int_eq(gpio_count(&f, "pwrkey active"), 0);
+        ck_assert_int_eq(f.state, MODEM_STATE_READY);  /* the session lives on through the upgrade */
+        teardown(&f);
+}
+END_TEST
+
 static Suite *modem_suite(void)
 {
         Suite *s = suite_create("modem");
@@ -645,6 +740,9 @@ static Suite *modem_suite(void)
         tcase_add_test(tc, test_table2_reset_waits_for_silence);
         tcase_add_test(tc, test_table2_rungs_only_after_silence);
         tcase_add_test(tc, test_table2_reset_waits_for_tty);
+        tcase_add_loop_test(tc, test_table2_reset_refused_is_retried, 0,
+                            (int) (sizeof(refused_cases) / sizeof(refused_cases[0])));
+        tcase_add_test(tc, test_table2_reset_dropped);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -9,7 +9,9 @@
  *   (e) the daemon is ready again after every upgrade;
  *   (f) exactly one UpgradeStarted and one UpgradeFinished per upgrade.
  * SOAK_RUNS (upgrades, default 6) and SOAK_SEED (default 1) choose the run; the seed is printed
- * with every failure, so any failure replays with the same schedule. */
+ * with every failure, so any failure replays with the same schedule. The scenarios take turns
+ * (from an offset the seed picks), so any run of at least six upgrades, make check's included,
+ * plays every one; the faults of each upgrade are drawn from the seed. */
 #include <check.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -102,6 +104,7 @@ static bool counts_wait_finished(struct counts *c, unsigned n, int timeout_ms)
 
 static const char *const paths[] = { "dfota", "coapend-fail", "end-fail", "stall-downloaded", "stall-updating",
                                      "stall-updating-talking" };
+#define N_PATHS (sizeof(paths) / sizeof(paths[0]))
 
 static void sim_ok(struct harness *h, const char *req)
 {
@@ -110,12 +113,13 @@ static void sim_ok(struct harness *h, const char *req)
         ck_assert_msg(strncmp(reply, "ok", 2) == 0, "seed %llu: simulator refused \"%s\": %s", seed, req, reply);
 }
 
-/* Draw and apply this upgrade's faults; returns the scenario to play. */
+/* Draw and apply upgrade k's faults; returns the scenario to play: the scenarios take turns,
+ * starting at one the seed picks, so that every N_PATHS upgrades play each once. */
 static const char *schedule(struct harness *h, unsigned k, char *what, size_t size)
 {
         static const char *const preambles[] = { "legible", "garbled", "missing" };
         static const char *const late[] = { "ATI", "AT+CGMR", "AT+CGSN", "AT+QLWSERV", "AT+QLWCFG" };
-        const char *path = paths[pick(sizeof(paths) / sizeof(paths[0]))];
+        const char *path = paths[(seed + k) % N_PATHS];
         const char *pre = preambles[pick(3)];
         char req[128];
         unsigned noise = pick(3) * 15;                  /* 0, 15, 30 % */
@@ -327,6 +331,21 @@ static void check_identity_and_sends(struct harness *h, const char *simlog)
         fprintf(stderr, "soak: %zu SendData, %u acknowledged, each by its own SEND OK\n", n_sends, ok);
 }
 
+/* Every scenario played as often as the turns give it (each at least once from N_PATHS upgrades). */
+static void check_scenarios(const char *simlog, unsigned runs)
+{
+        for (size_t i = 0; i < N_PATHS; i++) {
+                char want[64];
+                unsigned n = 0;
+
+                snprintf(want, sizeof(want), "# play %s\n", paths[i]);
+                for (const char *p = simlog; (p = strstr(p, want)); p++)
+                        n++;
+                ck_assert_msg(n == runs / N_PATHS + ((i + N_PATHS - seed % N_PATHS) % N_PATHS < runs % N_PATHS),
+                              "seed %llu: scenario %s played %u times in %u upgrades", seed, paths[i], n, runs);
+        }
+}
+
 START_TEST(test_soak)
 {
         const char *runs_env = getenv("SOAK_RUNS"), *seed_env = getenv("SOAK_SEED");
@@ -378,6 +397,7 @@ START_TEST(test_soak)
 
         simlog = harness_read_file(h.simlog);
         daemonlog = harness_read_file(h.daemonlog);
+        check_scenarios(simlog, runs);
         check_identity_and_sends(&h, simlog);
         check_gpio(&h, simlog);
         check_silence(&h, simlog, daemonlog, runs);
