@@ -371,8 +371,10 @@ size_t serial_discard_output(struct serial *s)
         if (s->fd < 0)
                 return n;
         event_del(s->ev_write);
-        /* The kernel's output queue too: a stalled bridge or a slow UART may hold a whole command.
-         * (A pty reports 0 queued bytes but still drops what its reader has not taken.) */
+        /* The kernel's output queue too: a slow UART may hold a whole command. A pty cannot be
+         * recalled: a write passes straight into the master's input queue, which no flush on this
+         * side reaches (measured on Linux 6.18), so what a stalled bridge has not read yet still
+         * reaches the module. The channel keeps at most one command in the kernel's hands. */
         if (s->port) {
                 int w = sp_output_waiting(s->port);
 

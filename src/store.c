@@ -352,13 +352,14 @@ static int read_bounded(int fd, char *buf, size_t size, size_t *len)
 {
         size_t got = 0;
 
+        *len = 0;
         while (got < size) {
                 ssize_t n = read(fd, buf + got, size - got);
 
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return -errno;
+                        return errno > 0 ? -errno : -EIO;
                 }
                 if (n == 0)
                         break;
