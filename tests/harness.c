@@ -20,6 +20,12 @@
 
 #include "harness.h"
 
+/* The time ms from now, stretched by harness_time_scale(): the end of a bounded wait. */
+long harness_deadline_ms(long ms)
+{
+        return harness_now_ms() + ms * harness_time_scale();
+}
+
 /* BC26D_TEST_TIME_SCALE=N (an integer, 1 by default) stretches every wait of the harness N times,
  * for slow machines and emulation (qemu-user): the waits are upper bounds for a condition, so a
  * larger scale never changes what a test asserts, only how long it may take to become true. */

@@ -47,6 +47,8 @@ void harness_start_daemon_as(struct harness *h, const char *user);
 long harness_now_ms(void);
 /* BC26D_TEST_TIME_SCALE: the factor every harness wait is stretched by (1 unless set). */
 int harness_time_scale(void);
+/* now + ms x the time scale: where a wait of at most ms ends. */
+long harness_deadline_ms(long ms);
 void harness_msleep(int ms);
 /* Simulator, config (plus extra INI), daemon; wait until State is "ready". */
 void harness_start_ready(struct harness *h, const char *sim_args, const char *extra_ini);

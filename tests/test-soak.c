@@ -80,7 +80,7 @@ static void counts_start(struct harness *h, struct counts *c)
 /* Process signals for up to ms. */
 static void counts_pump(struct counts *c, int ms)
 {
-        long until = harness_now_ms() + ms;
+        long until = harness_deadline_ms(ms);
 
         while (harness_now_ms() < until) {
                 int r = sd_bus_process(c->bus, NULL);
@@ -93,7 +93,7 @@ static void counts_pump(struct counts *c, int ms)
 
 static bool counts_wait_finished(struct counts *c, unsigned n, int timeout_ms)
 {
-        long until = harness_now_ms() + timeout_ms;
+        long until = harness_deadline_ms(timeout_ms);
 
         while (c->finished < n && harness_now_ms() < until)
                 counts_pump(c, 50);
