@@ -50,8 +50,15 @@ fi
 if ! (cd "$src" && dpkg-checkbuilddeps $archflag $profiles &&
       DEB_BUILD_OPTIONS="$opts parallel=$(nproc)" dpkg-buildpackage -us -uc -b $archflag $profiles >"$work/build.log" 2>&1); then
         tail -n 60 "$work/build.log"
-        echo "package [$where]: dpkg-buildpackage failed (above: the end of its log)" >&2
+        grep -E '^(FAIL|ERROR): |:[FE]:' "$work/build.log" || true
+        echo "package [$where]: dpkg-buildpackage failed (above: the end of its log and any failed test)" >&2
         exit 1
+fi
+if [ -z "$opts" ]; then
+        # The suite ran inside the package build (dh_auto_test): its result line, as check.sh's.
+        pass=$(sed -n 's/^# PASS: *//p' "$work/build.log" | tail -n 1)
+        fail=$(sed -n 's/^# FAIL: *//p' "$work/build.log" | tail -n 1)
+        echo "test suite [$where] in the package build: ${pass:-?} passed, ${fail:-?} failed"
 fi
 mkdir -p "$top/build/deb"
 cp "$work"/*.deb "$work"/*.changes "$top/build/deb/"
