@@ -314,7 +314,9 @@ static void send_cmd_done(void *userdata, const struct at_response *r)
                 break;
         case AT_STATUS_TIMEOUT:
                 send_finish(s, -ETIMEDOUT, "The module did not answer AT+QLWDATASEND within [modem] "
-                            "command_timeout_ms; the data was probably not sent; try again later");
+                            "command_timeout_ms; the data may still reach the platform late (a stalled bridge still "
+                            "holds the command; bc26d logs its late SEND OK), so send again only if a duplicate "
+                            "is harmless");
                 stale_begin(s, r->now);         /* a late OK and SEND OK would be this one's */
                 break;
         case AT_STATUS_GATED:

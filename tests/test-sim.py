@@ -728,6 +728,8 @@ class BootSlow(SimTest):
         self.assertEqual(s.control("boot-slow 0"), "ok")
         s.control("reset")
         s.read_until(b"RDY\r\n")
+        # The boot's URCs follow RDY by a line delay each: take them first, or they interleave.
+        s.read_until(b"+IP: 100.96.44.128\r\n")
         self.assertEqual(s.at("AT"), b"AT\r\r\nOK\r\n")
 
 
