@@ -10,25 +10,9 @@
 #include <string.h>
 
 #include "gpio-chip.h"
+#include "gpio-line.h"
 
 #define CHIP_PREFIX "gpiochip"
-
-/* "0", "007": a chip number, as gpiod_chip_open_lookup() of libgpiod 1 took it; also the number
- * in "gpiochip0". */
-static bool parse_number(const char *s, unsigned long *ret)
-{
-        unsigned long v;
-        char *end;
-
-        if (*s < '0' || *s > '9')
-                return false;
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno != 0 || *end != '\0' || v > UINT_MAX)
-                return false;
-        *ret = v;
-        return true;
-}
 
 /* Paths and names are unique (one directory entry each). */
 static int match_unique(const char *want, const struct gpio_chip_info *chips, size_t n,
@@ -47,7 +31,7 @@ int gpio_chip_match(const char *want, const struct gpio_chip_info *chips, size_t
 {
         size_t found = SIZE_MAX, unreadable = SIZE_MAX;
         char name[sizeof(chips->name)];
-        unsigned long number;
+        unsigned number;
 
         if (!*want)
                 return -ENOENT;
@@ -56,11 +40,12 @@ int gpio_chip_match(const char *want, const struct gpio_chip_info *chips, size_t
         if (strchr(want, '/'))
                 return match_unique(want, chips, n, true, ret_index);
 
-        /* "0" and "gpiochip0" are the same chip; neither is ever taken for a label. */
-        if (parse_number(want, &number) ||
+        /* "0", "007" and "gpiochip0" are the same chip (gpiod_chip_open_lookup() of libgpiod 1 took
+         * all three); none is ever taken for a label. A number parses as a line offset does. */
+        if (gpio_line_parse_offset(want, &number) ||
             (strncmp(want, CHIP_PREFIX, strlen(CHIP_PREFIX)) == 0 &&
-             parse_number(want + strlen(CHIP_PREFIX), &number))) {
-                (void) snprintf(name, sizeof(name), CHIP_PREFIX "%lu", number);
+             gpio_line_parse_offset(want + strlen(CHIP_PREFIX), &number))) {
+                (void) snprintf(name, sizeof(name), CHIP_PREFIX "%u", number);
                 return match_unique(name, chips, n, false, ret_index);
         }
 

@@ -517,6 +517,19 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
         return 0;
 }
 
+int harness_call_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        struct harness_call *c = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        c->done = true;
+        if (e) {
+                snprintf(c->error, sizeof(c->error), "%s", e->name ? e->name : "?");
+                snprintf(c->message, sizeof(c->message), "%s", e->message ? e->message : "");
+        }
+        return 0;
+}
+
 void harness_events_start(struct harness *h, struct harness_events *e)
 {
         memset(e, 0, sizeof(*e));

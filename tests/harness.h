@@ -89,6 +89,15 @@ struct harness_events {
         char *ev[HARNESS_EVENTS_MAX];
         size_t n;
 };
+/* An asynchronous method call's outcome: harness_call_reply (the callback of sd_bus_call_async,
+ * userdata = the struct) sets done, and the error's name and message if it failed. */
+struct harness_call {
+        bool done;
+        char error[128];        /* D-Bus error name; "" for a method return */
+        char message[512];
+};
+int harness_call_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+
 void harness_events_start(struct harness *h, struct harness_events *e);
 /* Process incoming messages until an event equal to want has been recorded; false on timeout. */
 bool harness_events_wait(struct harness_events *e, const char *want, int timeout_ms);

@@ -62,34 +62,15 @@ static bool wait_commands(struct harness *h, const char *cmd, int count, int tim
 
 /* ---- asynchronous method calls ---------------------------------------------------------------- */
 
-struct call {
-        bool done;
-        char error[128];        /* D-Bus error name; "" for a method return */
-        char message[512];
-};
-
-static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-        struct call *c = userdata;
-        const sd_bus_error *e = sd_bus_message_get_error(m);
-
-        c->done = true;
-        if (e) {
-                snprintf(c->error, sizeof(c->error), "%s", e->name ? e->name : "?");
-                snprintf(c->message, sizeof(c->message), "%s", e->message ? e->message : "");
-        }
-        return 0;
-}
-
-static void dispatch(sd_bus *bus, sd_bus_message *m, struct call *c)
+static void dispatch(sd_bus *bus, sd_bus_message *m, struct harness_call *c)
 {
         memset(c, 0, sizeof(*c));
         /* Longer than sd-bus' 25 s default: a queued SendData may legitimately wait. */
-        ck_assert_int_ge(sd_bus_call_async(bus, NULL, m, on_reply, c, 60ULL * 1000 * 1000), 0);
+        ck_assert_int_ge(sd_bus_call_async(bus, NULL, m, harness_call_reply, c, 60ULL * 1000 * 1000), 0);
         sd_bus_message_unref(m);
 }
 
-static void start_send(struct harness *h, struct call *c, uint32_t obj, uint32_t inst, uint32_t res,
+static void start_send(struct harness *h, struct harness_call *c, uint32_t obj, uint32_t inst, uint32_t res,
                        const uint8_t *data, size_t len)
 {
         sd_bus *bus = harness_bus(h);
@@ -101,7 +82,7 @@ static void start_send(struct harness *h, struct call *c, uint32_t obj, uint32_t
         dispatch(bus, m, c);
 }
 
-static void start_reset(struct harness *h, struct call *c)
+static void start_reset(struct harness *h, struct harness_call *c)
 {
         sd_bus *bus = harness_bus(h);
         sd_bus_message *m = NULL;
@@ -110,7 +91,7 @@ static void start_reset(struct harness *h, struct call *c)
         dispatch(bus, m, c);
 }
 
-static bool all_done(const struct call *calls, size_t n)
+static bool all_done(const struct harness_call *calls, size_t n)
 {
         for (size_t i = 0; i < n; i++)
                 if (!calls[i].done)
@@ -119,7 +100,7 @@ static bool all_done(const struct call *calls, size_t n)
 }
 
 /* Process the client bus until calls[0..n) all have their reply; false on timeout. */
-static bool wait_calls(struct harness *h, struct call *calls, size_t n, int timeout_ms)
+static bool wait_calls(struct harness *h, struct harness_call *calls, size_t n, int timeout_ms)
 {
         sd_bus *bus = harness_bus(h);
         long until = harness_deadline_ms(timeout_ms);
@@ -152,27 +133,27 @@ static void pump_for(struct harness *h, int ms)
         }
 }
 
-static void send_sync(struct harness *h, struct call *c, uint32_t obj, uint32_t inst, uint32_t res,
+static void send_sync(struct harness *h, struct harness_call *c, uint32_t obj, uint32_t inst, uint32_t res,
                       const uint8_t *data, size_t len)
 {
         start_send(h, c, obj, inst, res, data, len);
         ck_assert_msg(wait_calls(h, c, 1, WAIT_MS), "SendData(%u,%u,%u, %zu bytes) got no reply", obj, inst, res, len);
 }
 
-static void reset_sync(struct harness *h, struct call *c)
+static void reset_sync(struct harness *h, struct harness_call *c)
 {
         start_reset(h, c);
         ck_assert_msg(wait_calls(h, c, 1, WAIT_MS), "Reset() got no reply");
 }
 
-static void assert_error(const struct call *c, const char *want, const char *what)
+static void assert_error(const struct harness_call *c, const char *want, const char *what)
 {
         ck_assert_msg(strcmp(c->error, want) == 0, "%s: want %s, got '%s' (%s)", what, want,
                       c->error[0] ? c->error : "method return", c->message);
         ck_assert_msg(strlen(c->message) > 10, "%s: %s without a sentence: '%s'", what, want, c->message);
 }
 
-static void assert_success(const struct call *c, const char *what)
+static void assert_success(const struct harness_call *c, const char *what)
 {
         ck_assert_msg(c->error[0] == '\0', "%s failed: %s: %s", what, c->error, c->message);
 }
@@ -183,7 +164,7 @@ START_TEST(test_send_success_after_send_ok)
 {
         static const uint8_t payload[] = { 0x01, 0x02 };
         struct harness h;
-        struct call c;
+        struct harness_call c;
 
         harness_init(&h);
         harness_start_ready(&h, NULL, NULL);
@@ -208,7 +189,7 @@ END_TEST
 static void assert_refused_while_upgrading(struct harness *h, const char *phase)
 {
         static const uint8_t payload[] = { 0xAA };
-        struct call c;
+        struct harness_call c;
         char what[64];
 
         ck_assert_msg(harness_wait_prop(h, FOTA, "Phase", phase, WAIT_MS), "Phase never %s (is %s)", phase,
@@ -264,7 +245,7 @@ START_TEST(test_queued_send_refused_when_upgrade_starts)
 {
         static const uint8_t one[] = { 0x01 }, two[] = { 0x02 };
         struct harness h;
-        struct call c[2];
+        struct harness_call c[2];
 
         harness_init(&h);
         h.fota_timeout_s = 60;
@@ -306,8 +287,8 @@ START_TEST(test_invalid_args)
 {
         static uint8_t payload[600];
         struct harness h;
-        struct call c;
-        struct call ok;
+        struct harness_call c;
+        struct harness_call ok;
 
         harness_init(&h);
         harness_start_ready(&h, NULL, NULL);
@@ -339,7 +320,7 @@ START_TEST(test_not_ready)
 {
         static const uint8_t payload[] = { 0x01 };
         struct harness h;
-        struct call c;
+        struct harness_call c;
 
         harness_init(&h);
         harness_start_sim(&h, NULL);
@@ -366,7 +347,7 @@ START_TEST(test_queue_full)
 {
         static const uint8_t payloads[4][1] = { { 0x01 }, { 0x02 }, { 0x03 }, { 0x04 } };
         struct harness h;
-        struct call c[4];
+        struct harness_call c[4];
         char *log;
         const char *a, *b, *d;
 
@@ -413,7 +394,7 @@ START_TEST(test_send_failed)
         static const uint8_t payload[] = { 0x01, 0x02 };
         const struct send_failure *t = &send_failures[_i];
         struct harness h;
-        struct call c;
+        struct harness_call c;
 
         harness_init(&h);
         harness_start_ready(&h, NULL, NULL);
@@ -437,7 +418,7 @@ START_TEST(test_reset_idle)
 {
         struct harness h;
         struct harness_events e;
-        struct call c;
+        struct harness_call c;
         int left;
 
         harness_init(&h);
@@ -473,7 +454,7 @@ START_TEST(test_reset_silent_ladder)
         };
         struct harness h;
         struct harness_events e;
-        struct call c;
+        struct harness_call c;
         int at = -1, reads = 0;
 
         harness_init(&h);

@@ -665,27 +665,8 @@ END_TEST
 
 /* ---- 7. The bridge stops reading ------------------------------------------------------------------ */
 
-struct call {
-        bool done;
-        char error[128];        /* D-Bus error name; "" for a method return */
-        char message[512];
-};
-
-static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-        struct call *c = userdata;
-        const sd_bus_error *e = sd_bus_message_get_error(m);
-
-        c->done = true;
-        if (e) {
-                snprintf(c->error, sizeof(c->error), "%s", e->name ? e->name : "?");
-                snprintf(c->message, sizeof(c->message), "%s", e->message ? e->message : "");
-        }
-        return 0;
-}
-
 /* SendData(19, 0, 0, data) without waiting for its reply (which may come only after SEND OK). */
-static void start_send(struct harness *h, struct call *c, const uint8_t *data, size_t len)
+static void start_send(struct harness *h, struct harness_call *c, const uint8_t *data, size_t len)
 {
         sd_bus *bus = harness_bus(h);
         sd_bus_message *m = NULL;
@@ -695,13 +676,13 @@ static void start_send(struct harness *h, struct call *c, const uint8_t *data, s
         ck_assert_int_ge(sd_bus_message_append(m, "uuu", 19u, 0u, 0u), 0);
         ck_assert_int_ge(sd_bus_message_append_array(m, 'y', data, len), 0);
         /* Longer than any wait of the test: a reply that never comes must show as our timeout. */
-        ck_assert_int_ge(sd_bus_call_async(bus, NULL, m, on_reply, c, 120ULL * 1000 * 1000), 0);
+        ck_assert_int_ge(sd_bus_call_async(bus, NULL, m, harness_call_reply, c, 120ULL * 1000 * 1000), 0);
         sd_bus_message_unref(m);
 }
 
 /* Process the client bus until the call has its reply, reading State in between (each read must
  * answer within READ_MAX_MS); false if no reply within timeout_ms. */
-static bool wait_reply_responsive(struct harness *h, struct call *c, int timeout_ms, const char *during)
+static bool wait_reply_responsive(struct harness *h, struct harness_call *c, int timeout_ms, const char *during)
 {
         sd_bus *bus = harness_bus(h);
         long until = harness_deadline_ms(timeout_ms);
@@ -731,7 +712,7 @@ START_TEST(test_stalled_bridge)
         static const uint8_t stalled[3] = { 0x5A, 0x17, 0x01 };
         static const uint8_t after[3] = { 0x5A, 0x17, 0x03 };
         struct harness h;
-        struct call c;
+        struct harness_call c;
         long t0;
 
         harness_init(&h);
