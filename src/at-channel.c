@@ -15,6 +15,7 @@
 struct at_entry {
         struct at_entry *next;
         bool resync;            /* the channel's own AT+CMEE?: no owner, no callback */
+        bool written;           /* handed to the tty (its bytes may reach the module) */
         struct at_request req;  /* req.text and req.expect point into the strings below */
         char *text;
         char *expect;
@@ -58,7 +59,7 @@ static struct at_entry *entry_free(struct at_entry *e)
 static void complete(struct at_channel *ch, struct at_entry *e, enum at_status status, int cme,
                      bool with_lines, uint64_t now)
 {
-        struct at_response r = { .status = status, .cme = cme, .now = now };
+        struct at_response r = { .status = status, .cme = cme, .now = now, .written = e->written };
 
         if (with_lines) {
                 r.n_lines = ch->n_lines;
@@ -159,6 +160,7 @@ static void write_entry(struct at_channel *ch, struct at_entry *e, uint64_t now)
         size_t n = strlen(e->text);
 
         e->text[n] = '\r';      /* the slot after the text was reserved for CR */
+        e->written = true;      /* even a failed write may have passed some bytes on */
         if (ch->ops->write(ch->ud, e->text, n + 1) < 0)
                 ch->need_resync = true;
         e->text[n] = '\0';

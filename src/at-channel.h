@@ -29,6 +29,8 @@ struct at_response {
         enum at_status status;
         int cme;                                /* AT_STATUS_CME_ERROR code */
         uint64_t now;                           /* when it completed */
+        bool written;                           /* false: failed before it was written (e.g. the
+                                                 * resync ahead of it went unanswered) */
         size_t n_lines;                         /* intermediate lines (echo excluded) */
         const char *lines[AT_RESPONSE_LINES_MAX];
 };

@@ -313,6 +313,13 @@ static void send_cmd_done(void *userdata, const struct at_response *r)
                 send_finish(s, -EIO, why);
                 break;
         case AT_STATUS_TIMEOUT:
+                if (!r->written) {
+                        /* Never on the wire: nothing late can come of it, nothing to wait for. */
+                        send_finish(s, -ETIMEDOUT, "The module did not answer before the data could be "
+                                    "written (it answered not even AT+CMEE?); the data was not sent; try "
+                                    "again later");
+                        break;
+                }
                 send_finish(s, -ETIMEDOUT, "The module did not answer AT+QLWDATASEND within [modem] "
                             "command_timeout_ms; the data may still reach the platform late (a stalled bridge still "
                             "holds the command; bc26d logs its late SEND OK), so send again only if a duplicate "

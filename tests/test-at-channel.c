@@ -20,6 +20,7 @@ struct fake {
         int reboots;
         /* completions */
         enum at_status status[32];
+        bool written_ok[32];            /* at_response.written */
         int cme[32];
         char resp[32][4][256];
         size_t resp_n[32];
@@ -82,6 +83,7 @@ static void on_done(void *ud, const struct at_response *r)
         size_t i = f->n_done++;
 
         f->status[i] = r->status;
+        f->written_ok[i] = r->written;
         f->cme[i] = r->cme;
         f->resp_n[i] = r->n_lines;
         for (size_t k = 0; k < r->n_lines && k < 4; k++)
@@ -437,7 +439,10 @@ START_TEST(test_resync_unanswered)
         ck_assert_uint_eq(at_channel_next_deadline(ch), 600 * MS);
         at_channel_tick(ch, 600 * MS);
         ck_assert_uint_eq(f.n_done, 2);
+        ck_assert_int_eq(f.status[0], AT_STATUS_TIMEOUT);
+        ck_assert(f.written_ok[0]);                     /* its bytes went out: late answers may come */
         ck_assert_int_eq(f.status[1], AT_STATUS_TIMEOUT);
+        ck_assert(!f.written_ok[1]);                    /* never written: nothing of it can come late */
         ck_assert_str_eq(f.written, "AT\rAT+CMEE?\rAT+CMEE?\r");
         /* A stray OK before the marker line is a late one, not the resync's. */
         feed(&f, "\r\nOK\r\n", 610 * MS);

@@ -707,6 +707,37 @@ START_TEST(test_stale_send_released)
 }
 END_TEST
 
+/* A send that never reached the tty (the resync ahead of it went unanswered) says so, and holds
+ * nothing: no late result of it can come, so the next send is not kept waiting send_timeout_s. */
+START_TEST(test_send_never_written)
+{
+        static const uint8_t b[] = { 0x10 }, c[] = { 0x20 };
+
+        make_ready();
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 1, F->now), 0);
+        advance(300 * MS);                      /* no answer: written, timed out */
+        ck_assert_int_eq(F->done[0].result, -ETIMEDOUT);
+        ck_assert_ptr_nonnull(strstr(F->done[0].why, "may still reach the platform"));
+        feed("OK");                             /* its late result settles it */
+        feed("SEND OK");
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, b, 1, 2, F->now), 0);
+        ck_assert_str_eq(last(), "AT+CMEE?");   /* the resync ahead of it ... */
+        advance(300 * MS);                      /* ... is not answered either */
+        ck_assert_uint_eq(F->n_done, 2);
+        ck_assert_uint_eq(F->done[1].cookie, 2);
+        ck_assert_int_eq(F->done[1].result, -ETIMEDOUT);
+        ck_assert_msg(strstr(F->done[1].why, "was not sent"), "%s", F->done[1].why);
+        /* The module is back: the next send goes out after one resync, not after send_timeout_s. */
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, c, 1, 3, F->now), 0);
+        answer_resync();
+        expect_last("AT+QLWDATASEND=19,0,0,1,20,0x0100");
+        feed("OK");
+        feed("SEND OK");
+        ck_assert_uint_eq(F->n_done, 3);
+        ck_assert_int_eq(F->done[2].result, 0);
+}
+END_TEST
+
 /* Return codes, checked in the documented order. */
 enum ctx { CTX_STOPPED, CTX_READY, CTX_READY_FULL };
 static const struct {
@@ -1121,6 +1152,7 @@ static Suite *lwm2m_suite(void)
         tcase_add_test(tc, test_send_one_at_a_time);
         tcase_add_loop_test(tc, test_send_failure, 0, N(send_failures));
         tcase_add_test(tc, test_stale_send_released);
+        tcase_add_test(tc, test_send_never_written);
         tcase_add_loop_test(tc, test_send_codes, 0, N(send_codes));
         tcase_add_test(tc, test_queue_bound_counts_inflight);
         tcase_add_test(tc, test_gate_close_fails_queued);
