@@ -588,8 +588,11 @@ static void ladder_from(struct modem *m, enum modem_rung first, uint64_t now)
                 if (!m->ladder_fired) {
                         /* Nothing could be written or pulsed (no tty, no GPIO): the reset is still
                          * owed; try again after another quiet boot_timeout. */
-                        log_warning("The table-2 reset cannot start now (no tty%s); trying again in %llu s",
-                                    gpio_has_line(m->gpio, GPIO_LINE_RESET) ? "" : " and no [gpio] reset_line",
+                        log_warning("The table-2 reset cannot start now (no tty for AT+QRST=1, and %s); "
+                                    "trying again in %llu s",
+                                    gpio_has_line(m->gpio, GPIO_LINE_RESET) || gpio_has_line(m->gpio, GPIO_LINE_PWRKEY)
+                                            ? "the GPIO lines could not be driven: see above"
+                                            : "no [gpio] reset_line or pwrkey_line",
                                     (unsigned long long) (m->cfg.boot_timeout_usec / 1000000));
                         m->ladder = LADDER_HOLD;
                         m->ladder_deadline = add_sat(now, m->cfg.boot_timeout_usec);
