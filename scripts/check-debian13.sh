@@ -43,7 +43,9 @@ if [ "${BC26D_SKIP_AMD64:-0}" != 1 ]; then
         stage "Debian 13 amd64" "demo (scripts/demo.sh; its output in build/demo-debian13.log)"
         "$top/scripts/in-root.sh" "$amd64" "cd /root/bc26d && ./scripts/demo.sh" >"$top/build/demo-debian13.log" 2>&1 ||
                 { tail -n 40 "$top/build/demo-debian13.log"; echo "demo [Debian 13 amd64]: failed" >&2; exit 1; }
-        echo "demo [Debian 13 amd64]: $(grep -c '' "$top/build/demo-debian13.log") lines, ended with: $(tail -n 1 "$top/build/demo-debian13.log")"
+        grep -q '^Demo finished\.' "$top/build/demo-debian13.log" ||
+                { tail -n 40 "$top/build/demo-debian13.log"; echo "demo [Debian 13 amd64]: did not finish" >&2; exit 1; }
+        echo "demo [Debian 13 amd64]: $(grep -c '' "$top/build/demo-debian13.log") lines, Demo finished."
         t=$(date +%s)
         stage "Debian 13 amd64" "package (scripts/package.sh)"
         "$top/scripts/in-root.sh" "$amd64" "cd /root/bc26d && ./scripts/package.sh"
