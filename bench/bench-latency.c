@@ -10,11 +10,17 @@
  *   send:     SendData call sent -> the AT+QLWDATASEND line read on the pty (p50/p99), each
  *             sample next to a bare Echo round trip (p50/p99)
  *   urc:      "+QIND: "FOTA","UPDATING",N%" written on the pty -> PropertiesChanged(Progress=N)
- *             received here (p50/p99); the upgrade then ends (END,0) and bc26d re-registers,
- *             which is one full DFOTA cycle
+ *             received here (p50/p99), each sample next to the floor: the same line written on
+ *             a second pty that the bare daemon reads -> its Line signal received here; the
+ *             upgrade then ends (END,0) and bc26d re-registers, which is one full DFOTA cycle
+ *   phase:    the phase-change path, which persists (fsync) before it announces:
+ *             COAPSTART -> PropertiesChanged(Phase=downloading), COAPEND,5 ->
+ *             PropertiesChanged(Phase=idle), --phase-samples of them in all (p50/p99)
  *
  * Usage: bench-latency --link PATH --daemon BC26D --conf FILE --state-dir DIR --bare BARE
- *                      [--daemon-log FILE] [--samples N] [--starts N]
+ *                      [--daemon-log FILE] [--samples N] [--starts N] [--phase-samples N]
+ *                      [--urc-only]
+ * --urc-only skips the start-up and SendData parts (to repeat the URC part on another state dir).
  * Prints "key=value" lines; exit 1 if anything failed (a refused call, a timeout). */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,8 +47,10 @@
 
 static struct {
         const char *link, *daemon, *conf, *state_dir, *bare, *daemon_log;
-        int samples, starts;
-} opt = { .samples = 500, .starts = 20, .daemon_log = "/dev/null" };
+        int samples, starts, phase_samples;
+        bool urc_only;
+        char floor_link[4096];
+} opt = { .samples = 500, .starts = 20, .phase_samples = 100, .daemon_log = "/dev/null" };
 
 static sd_bus *bus;
 static pid_t children[4];       /* daemons running now: stopped by die() */
@@ -112,17 +120,22 @@ static struct {
         unsigned commands;
 } mod = { .master = -1, .slave = -1 };
 
-static void mod_write(const char *s)
+/* The floor's pty: only written to (the bare daemon reads it, and never answers). */
+static struct {
+        int master, slave;
+} flr = { .master = -1, .slave = -1 };
+
+static void fd_write(int fd, const char *s)
 {
         size_t n = strlen(s), off = 0;
 
         while (off < n) {
-                ssize_t w = write(mod.master, s + off, n - off);
+                ssize_t w = write(fd, s + off, n - off);
 
                 if (w > 0) {
                         off += (size_t) w;
                 } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-                        struct pollfd p = { .fd = mod.master, .events = POLLOUT };
+                        struct pollfd p = { .fd = fd, .events = POLLOUT };
 
                         (void) poll(&p, 1, 100);
                 } else {
@@ -131,12 +144,25 @@ static void mod_write(const char *s)
         }
 }
 
+static void mod_write(const char *s)
+{
+        fd_write(mod.master, s);
+}
+
 static void mod_line(const char *text)
 {
         char buf[512];
 
         snprintf(buf, sizeof(buf), "\r\n%s\r\n", text);
         mod_write(buf);
+}
+
+static void floor_line(const char *text)
+{
+        char buf[512];
+
+        snprintf(buf, sizeof(buf), "\r\n%s\r\n", text);
+        fd_write(flr.master, buf);
 }
 
 static bool starts_with(const char *s, const char *prefix)
@@ -177,26 +203,34 @@ static void mod_command(const char *cmd, uint64_t t)
         }
 }
 
-static void mod_open(void)
+/* A raw pty whose slave is linked at LINK; the slave stays open here too, so that reads on the
+ * master never see EIO between daemons. */
+static void pty_open(const char *link, int *master, int *slave)
 {
         struct termios t;
-        char tmp[4096];
+        char tmp[4096 + 8];
         const char *name;
 
-        mod.master = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-        if (mod.master < 0 || grantpt(mod.master) < 0 || unlockpt(mod.master) < 0 || !(name = ptsname(mod.master)))
+        *master = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        if (*master < 0 || grantpt(*master) < 0 || unlockpt(*master) < 0 || !(name = ptsname(*master)))
                 die("cannot make a pty: %s", strerror(errno));
-        /* Keep the slave open ourselves: reads on the master never see EIO between daemons. */
-        mod.slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (mod.slave < 0 || tcgetattr(mod.slave, &t) < 0)
+        *slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (*slave < 0 || tcgetattr(*slave, &t) < 0)
                 die("cannot open %s: %s", name, strerror(errno));
         cfmakeraw(&t);
-        if (tcsetattr(mod.slave, TCSANOW, &t) < 0)
+        if (tcsetattr(*slave, TCSANOW, &t) < 0)
                 die("cannot set %s raw: %s", name, strerror(errno));
-        snprintf(tmp, sizeof(tmp), "%s.tmp", opt.link);
+        snprintf(tmp, sizeof(tmp), "%s.tmp", link);
         (void) unlink(tmp);
-        if (symlink(name, tmp) < 0 || rename(tmp, opt.link) < 0)
-                die("cannot link %s: %s", opt.link, strerror(errno));
+        if (symlink(name, tmp) < 0 || rename(tmp, link) < 0)
+                die("cannot link %s: %s", link, strerror(errno));
+}
+
+static void mod_open(void)
+{
+        pty_open(opt.link, &mod.master, &mod.slave);
+        snprintf(opt.floor_link, sizeof(opt.floor_link), "%s.floor", opt.link);
+        pty_open(opt.floor_link, &flr.master, &flr.slave);
 }
 
 static void mod_read(void)
@@ -329,9 +363,10 @@ static pid_t spawn(char *const argv[], const char *out)
         return pid;
 }
 
-static pid_t spawn_daemon(bool bare)
+/* with_tty: the bare daemon also reads the floor's pty (for the URC floor). */
+static pid_t spawn_daemon(bool bare, bool with_tty)
 {
-        char *bare_argv[] = { (char *) opt.bare, (char *) BARE_NAME, NULL };
+        char *bare_argv[] = { (char *) opt.bare, (char *) BARE_NAME, with_tty ? opt.floor_link : NULL, NULL };
         char *bc26d_argv[] = { (char *) opt.daemon, (char *) "--config", (char *) opt.conf, (char *) "--state-dir",
                                (char *) opt.state_dir, (char *) "--log-level", (char *) "info", NULL };
 
@@ -346,7 +381,7 @@ static uint64_t start_and_time(bool bare, pid_t *pid)
         owner.name = bare ? BARE_NAME : BC26D_NAME;
         owner.owned = false;
         t0 = now_ns();
-        *pid = spawn_daemon(bare);
+        *pid = spawn_daemon(bare, false);
         if (!wait_until(&owner.owned, WAIT_MS))
                 die("%s did not own %s", bare ? opt.bare : opt.daemon, owner.name);
         return owner.at - t0;
@@ -490,6 +525,18 @@ static struct {
         uint64_t at;
 } progress;
 
+static struct {
+        const char *want;
+        bool got;
+        uint64_t at;
+} phase;
+
+static struct {
+        char want[96];
+        bool got;
+        uint64_t at;
+} floor_sig;
+
 static int on_props(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
         const char *iface, *name;
@@ -509,6 +556,14 @@ static int on_props(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
                                 progress.got = true;
                                 progress.at = t;
                         }
+                } else if (strcmp(name, "Phase") == 0) {
+                        const char *v;
+
+                        if (sd_bus_message_read(m, "v", "s", &v) >= 0 && phase.want && strcmp(v, phase.want) == 0 &&
+                            !phase.got) {
+                                phase.got = true;
+                                phase.at = t;
+                        }
                 } else if (sd_bus_message_skip(m, "v") < 0) {
                         return 0;
                 }
@@ -517,16 +572,45 @@ static int on_props(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
         return 0;
 }
 
+static int on_line(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        const char *line;
+        uint64_t t = now_ns();
+
+        if (sd_bus_message_read(m, "s", &line) >= 0 && strcmp(line, floor_sig.want) == 0 && !floor_sig.got) {
+                floor_sig.got = true;
+                floor_sig.at = t;
+        }
+        return 0;
+}
+
+/* The floor for one URC: the same line through the bare daemon (pty -> Line signal). */
+static uint64_t floor_sample(const char *urc)
+{
+        uint64_t t0;
+
+        snprintf(floor_sig.want, sizeof(floor_sig.want), "%s", urc);
+        floor_sig.got = false;
+        t0 = now_ns();
+        floor_line(urc);
+        if (!wait_until(&floor_sig.got, WAIT_MS))
+                die("no Line signal from the bare daemon for %s", urc);
+        return floor_sig.at - t0;
+}
+
 static void bench_urc(void)
 {
         uint64_t *t_urc = calloc((size_t) opt.samples, sizeof(uint64_t));
-        sd_bus_slot *slot = NULL;
+        uint64_t *t_floor = calloc((size_t) opt.samples, sizeof(uint64_t));
+        sd_bus_slot *slot = NULL, *line_slot = NULL;
 
-        if (!t_urc)
+        if (!t_urc || !t_floor)
                 die("out of memory");
         if (sd_bus_match_signal(bus, &slot, BC26D_NAME, MODEM_PATH, "org.freedesktop.DBus.Properties",
-                                "PropertiesChanged", on_props, NULL) < 0)
-                die("cannot subscribe to PropertiesChanged");
+                                "PropertiesChanged", on_props, NULL) < 0 ||
+            sd_bus_match_signal(bus, &line_slot, BARE_NAME, "/org/bc26d/Bare", "org.bc26d.Bare1", "Line", on_line,
+                                NULL) < 0)
+                die("cannot subscribe to PropertiesChanged or Line");
         /* Into updating, the way the guide's transcript goes. */
         mod_line("+QIND: \"FOTA\",\"COAPSTART\"");
         mod_line("+QIND: \"FOTA\",\"COAPEND\",0");
@@ -539,6 +623,7 @@ static void bench_urc(void)
                 progress.want = 1 + i % 99;     /* 1..99, never the same twice in a row */
                 progress.got = false;
                 snprintf(urc, sizeof(urc), "+QIND: \"FOTA\",\"UPDATING\",%d%%,1,1", progress.want);
+                t_floor[i] = floor_sample(urc);
                 t0 = now_ns();
                 mod_line(urc);
                 if (!wait_until(&progress.got, WAIT_MS))
@@ -552,9 +637,65 @@ static void bench_urc(void)
         wait_prop("org.bc26d.Fota1", "Phase", "idle");
         wait_prop("org.bc26d.Fota1", "LastResult", "success");
         wait_prop("org.bc26d.Modem1", "State", "ready");
+        sd_bus_slot_unref(line_slot);
         sd_bus_slot_unref(slot);
         report("urc_signal", t_urc, (size_t) opt.samples);
+        report("urc_floor", t_floor, (size_t) opt.samples);
+        printf("urc_signal_p99_vs_floor_p99=%.2f\n",
+               (double) pct(t_urc, (size_t) opt.samples, 99) / (double) pct(t_floor, (size_t) opt.samples, 99));
         free(t_urc);
+        free(t_floor);
+}
+
+/* Phase changes persist the state (fsync) before they are announced: COAPSTART (idle ->
+ * downloading) and COAPEND,5 (downloading -> idle, a failed download: no reset, no
+ * re-registration) in turn, each timed to its PropertiesChanged(Phase), next to a floor sample. */
+static void bench_phase(void)
+{
+        static const struct { const char *urc, *phase; } steps[] = {
+                { "+QIND: \"FOTA\",\"COAPSTART\"", "downloading" },
+                { "+QIND: \"FOTA\",\"COAPEND\",5", "idle" },
+        };
+        size_t n = (size_t) opt.phase_samples;
+        uint64_t *t_phase = calloc(n, sizeof(uint64_t));
+        uint64_t *t_floor = calloc(n, sizeof(uint64_t));
+        sd_bus_slot *slot = NULL, *line_slot = NULL;
+
+        if (!t_phase || !t_floor)
+                die("out of memory");
+        if (sd_bus_match_signal(bus, &slot, BC26D_NAME, MODEM_PATH, "org.freedesktop.DBus.Properties",
+                                "PropertiesChanged", on_props, NULL) < 0 ||
+            sd_bus_match_signal(bus, &line_slot, BARE_NAME, "/org/bc26d/Bare", "org.bc26d.Bare1", "Line", on_line,
+                                NULL) < 0)
+                die("cannot subscribe to PropertiesChanged or Line");
+        wait_prop("org.bc26d.Fota1", "Phase", "idle");
+        for (size_t i = 0; i < n; i++) {
+                const char *urc = steps[i % 2].urc;
+                uint64_t t0;
+
+                /* Back in idle the gate is open again: let what bc26d does then (a re-check of the
+                 * registration) finish first, so that each sample is the unloaded path. */
+                if (i % 2 == 0)
+                        wait_prop("org.bc26d.Modem1", "State", "ready");
+                t_floor[i] = floor_sample(urc);
+                phase.want = steps[i % 2].phase;
+                phase.got = false;
+                t0 = now_ns();
+                mod_line(urc);
+                if (!wait_until(&phase.got, WAIT_MS))
+                        die("no PropertiesChanged Phase=%s", phase.want);
+                t_phase[i] = phase.at - t0;
+        }
+        if (n % 2)
+                mod_line(steps[1].urc);
+        wait_prop("org.bc26d.Fota1", "Phase", "idle");
+        wait_prop("org.bc26d.Modem1", "State", "ready");
+        sd_bus_slot_unref(line_slot);
+        sd_bus_slot_unref(slot);
+        report("phase_signal", t_phase, n);
+        report("phase_floor", t_floor, n);
+        free(t_phase);
+        free(t_floor);
 }
 
 int main(int argc, char *argv[])
@@ -568,6 +709,8 @@ int main(int argc, char *argv[])
                 { "daemon-log", required_argument, NULL, 'L' },
                 { "samples", required_argument, NULL, 'n' },
                 { "starts", required_argument, NULL, 'S' },
+                { "phase-samples", required_argument, NULL, 'p' },
+                { "urc-only", no_argument, NULL, 'u' },
                 {}
         };
         pid_t daemon_pid, bare_pid;
@@ -583,12 +726,15 @@ int main(int argc, char *argv[])
                 case 'L': opt.daemon_log = optarg; break;
                 case 'n': opt.samples = atoi(optarg); break;
                 case 'S': opt.starts = atoi(optarg); break;
+                case 'p': opt.phase_samples = atoi(optarg); break;
+                case 'u': opt.urc_only = true; break;
                 default: return 2;
                 }
         }
-        if (!opt.link || !opt.daemon || !opt.conf || !opt.state_dir || !opt.bare || opt.samples < 1 || opt.starts < 1) {
+        if (!opt.link || !opt.daemon || !opt.conf || !opt.state_dir || !opt.bare || opt.samples < 1 || opt.starts < 1 ||
+            opt.phase_samples < 1) {
                 fprintf(stderr, "usage: bench-latency --link PATH --daemon BC26D --conf FILE --state-dir DIR --bare BARE "
-                                "[--daemon-log FILE] [--samples N] [--starts N]\n");
+                                "[--daemon-log FILE] [--samples N] [--starts N] [--phase-samples N] [--urc-only]\n");
                 return 2;
         }
         signal(SIGPIPE, SIG_IGN);
@@ -600,27 +746,31 @@ int main(int argc, char *argv[])
                                 "NameOwnerChanged", on_name_owner, NULL) < 0)
                 die("cannot subscribe to NameOwnerChanged");
 
-        bench_start();
+        if (!opt.urc_only)
+                bench_start();
 
         owner.name = BARE_NAME;
         owner.owned = false;
-        bare_pid = spawn_daemon(true);
+        bare_pid = spawn_daemon(true, true);
         if (!wait_until(&owner.owned, WAIT_MS))
                 die("the bare daemon did not start");
         owner.name = BC26D_NAME;
         owner.owned = false;
-        daemon_pid = spawn_daemon(false);
+        daemon_pid = spawn_daemon(false, false);
         if (!wait_until(&owner.owned, WAIT_MS))
                 die("bc26d did not start");
         wait_prop("org.bc26d.Modem1", "State", "ready");
 
-        bench_send();
+        if (!opt.urc_only)
+                bench_send();
         bench_urc();
+        bench_phase();
         printf("module_commands=%u\n", mod.commands);
 
         stop_daemon(daemon_pid, opt.daemon);
         stop_daemon(bare_pid, opt.bare);
         sd_bus_flush_close_unref(bus);
         (void) unlink(opt.link);
+        (void) unlink(opt.floor_link);
         return 0;
 }

@@ -4,7 +4,12 @@
 # Run it through `make bench` (which builds bc26d and bench/*), or by hand from a build tree:
 #   BC26D_BIN=build/bc26d BENCH_DIR=build/bench BC26_SIM=tests/bc26sim.py sh bench/run-benchmarks.sh
 # Knobs: BENCH_IDLE_S (60), BENCH_SAMPLES (500), BENCH_STARTS (20), BENCH_PARSER_MB (64),
-# BENCH_NOTES (bench/NOTES.md: the hand-written analysis appended to RESULTS), BENCH_KEEP=1.
+# BENCH_PHASE_SAMPLES (100), BENCH_NOTES (bench/NOTES.md: the hand-written analysis appended to
+# RESULTS), BENCH_KEEP=1, BENCH_TMPFS_DIR (/dev/shm: where the tmpfs state dir goes).
+# BENCH_ONLY=urc: only the URC -> PropertiesChanged part (progress and phase change, each next to
+# its floor, state dir on the temp dir's file system and on tmpfs); prints its table and raw data
+# and leaves RESULTS.md alone. BC26D_BASELINE_BIN=OTHER-bc26d: in either mode, also run the URC
+# part on the temp dir's file system with that binary (e.g. a build from before a change).
 # Needs strace (installed with apt-get when missing and run as root), busctl, dbus-daemon, python3.
 # Everything runs on private dbus-daemons and pseudo-terminals in a temp dir; nothing touches the
 # system bus. Benchmarks are measurements, never assertions: the exit status only says whether
@@ -21,10 +26,15 @@ IDLE_S=${BENCH_IDLE_S:-60}
 SAMPLES=${BENCH_SAMPLES:-500}
 STARTS=${BENCH_STARTS:-20}
 PARSER_MB=${BENCH_PARSER_MB:-64}
+PHASE_SAMPLES=${BENCH_PHASE_SAMPLES:-100}
+ONLY=${BENCH_ONLY:-}
+TMPFS_DIR=${BENCH_TMPFS_DIR:-/dev/shm}
+BASELINE_BIN=${BC26D_BASELINE_BIN:-}
+case "$ONLY" in ""|urc) ;; *) echo "run-benchmarks: BENCH_ONLY must be empty or urc" >&2; exit 1 ;; esac
 RESULTS=${BENCH_RESULTS:-$SRC_BENCH/RESULTS.md}
 BENCH_NOTES=${BENCH_NOTES:-$SRC_BENCH/NOTES.md}   # hand-written analysis, appended to RESULTS
 
-if ! command -v strace >/dev/null 2>&1; then
+if [ -z "$ONLY" ] && ! command -v strace >/dev/null 2>&1; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
                 echo "strace is missing: installing it (apt-get install -y strace)"
                 apt-get install -y strace >/dev/null || { apt-get update >/dev/null && apt-get install -y strace >/dev/null; }
@@ -138,6 +148,7 @@ strace_total() { awk '$NF == "total" { print $4; found = 1 } END { if (!found) p
 strace_count() { awk -v s="$2" '$NF == s { print $4; found = 1 } END { if (!found) print 0 }' "$1"; }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "inf"; else printf "%.2f", a / b }'; }
+verdict() { if awk -v v="$1" -v t="$2" 'BEGIN { exit !(v + 0 <= t + 0) }'; then echo met; else echo MISSED; fi; }
 ends_at_least() { [ "$(grep -c '^# urc +QIND: "FOTA","END",0' "$W/simA.simlog")" -ge "$1" ]; }
 kv() { awk -F= -v k="$2" '$1 == k { print $2 }' "$1"; }
 
@@ -151,12 +162,16 @@ LIBSYSTEMD=$(pkg-config --modversion libsystemd 2>/dev/null || echo "?")
 LIBEVENT=$(pkg-config --modversion libevent 2>/dev/null || echo "?")
 CC_VERSION=$(${CC:-cc} --version 2>/dev/null | head -n 1)
 DBUS_VERSION=$("$DBUS_DAEMON" --version | head -n 1)
-STRACE_VERSION=$(strace -V | head -n 1)
+STRACE_VERSION=$(strace -V 2>/dev/null | head -n 1 || echo "strace ?")
 REVISION=$(git -C "$SRC_BENCH/.." describe --always --dirty 2>/dev/null || echo "?")
 FS=$(df -PT "$W" | awk 'NR == 2 { print $2 }')
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+RUN_COMMAND="BC26D_BIN=$BC26D_BIN BENCH_DIR=$BENCH_DIR BC26_SIM=$BC26_SIM${BASELINE_BIN:+ BC26D_BASELINE_BIN=$BASELINE_BIN}"
+[ -z "${BENCH_RESULTS:-}" ] || RUN_COMMAND="$RUN_COMMAND BENCH_RESULTS=$BENCH_RESULTS"
+RUN_COMMAND="$RUN_COMMAND sh $0"
 say "machine: $CPU, $NPROC CPUs, $KERNEL, Debian $DEBIAN"
 
+if [ -z "$ONLY" ]; then # sections 1 and 2 (BENCH_ONLY=urc skips them)
 # ---- 1. idle: bc26d (probe off), bc26d (default 60 s probe), the bare daemon ---------------
 say "starting: bus A (bc26d probe off + bare daemon), bus B (bc26d default probe), two simulators"
 start_bus busA
@@ -182,14 +197,19 @@ set -- $(mem "$IDLE60_PID"); RSS60=$1; HWM60=$2; PD60=$3
 set -- $(mem "$BARE_PID"); RSSB=$1; HWMB=$2; PDB=$3
 
 say "idle: strace -c -f over $IDLE_S s on all three at once"
-CMDS60_BEFORE=$(grep -c '^[0-9]' "$W/simB.simlog" || true)
+# Probes are the bare "AT" lines; the radio readings that ride on each answered probe
+# (AT+CEREG?, AT+CESQ, AT+CSQ, AT+QENG=0) are counted apart: they share its wake-up.
+probe_lines() { grep -c '^[0-9.]* AT$' "$1" || true; }
+CMDS60_BEFORE=$(probe_lines "$W/simB.simlog")
+ALL60_BEFORE=$(grep -c '^[0-9]' "$W/simB.simlog" || true)
 for who in idle0:$IDLE0_PID idle60:$IDLE60_PID bare:$BARE_PID; do
         timeout -s INT "$IDLE_S" strace -c -f -o "$W/strace.${who%%:*}" -p "${who#*:}" 2>"$W/strace.${who%%:*}.err" &
         eval "ST_${who%%:*}=\$!"
 done
 wait "$ST_idle0" "$ST_idle60" "$ST_bare" || true
-CMDS60_AFTER=$(grep -c '^[0-9]' "$W/simB.simlog" || true)
+CMDS60_AFTER=$(probe_lines "$W/simB.simlog")
 PROBES60=$(( CMDS60_AFTER - CMDS60_BEFORE ))
+RIDERS60=$(( $(grep -c '^[0-9]' "$W/simB.simlog" || true) - ALL60_BEFORE - PROBES60 ))
 for who in idle0 idle60 bare; do
         # strace -c prints nothing at all when the process made no system call.
         grep -q 'detached' "$W/strace.$who.err" || { say "strace failed for $who:"; cat "$W/strace.$who.err" >&2; exit 1; }
@@ -220,23 +240,75 @@ set -- $(mem "$BARE_PID"); RSSBD=$1; HWMBD=$2; PDBD=$3
 for p in "$IDLE0_PID" "$IDLE60_PID" "$BARE_PID"; do kill "$p"; done
 wait "$IDLE0_PID" "$IDLE60_PID" "$BARE_PID" || { say "a daemon did not exit cleanly"; exit 1; }
 
+fi # sections 1 and 2
+
 # ---- 3. start-up, SendData -> AT, URC -> signal ---------------------------------------------
-say "latency: $STARTS starts each, $SAMPLES samples (bench-latency)"
-write_conf lat "$W/lat.tty" ""
-DBUS_SYSTEM_BUS_ADDRESS="unix:path=$W/busA.sock" "$BENCH_DIR/bench-latency" --link "$W/lat.tty" \
-        --daemon "$BC26D_BIN" --conf "$W/lat.ini" --state-dir "$W/lat.state" --bare "$BENCH_DIR/bare-daemon" \
-        --daemon-log "$W/lat.log" --samples "$SAMPLES" --starts "$STARTS" >"$W/latency.kv"
+# urc_run NAME BC26D STATE-DIR KEY-PREFIX: the URC part alone (bench-latency --urc-only) on its
+# own state dir, its keys renamed PREFIX_urc_... / PREFIX_phase_... into $W/latency.kv.
+urc_run() {
+        write_conf "$1" "$W/$1.tty" ""
+        DBUS_SYSTEM_BUS_ADDRESS="unix:path=$W/busA.sock" "$BENCH_DIR/bench-latency" --link "$W/$1.tty" \
+                --daemon "$2" --conf "$W/$1.ini" --state-dir "$3" --bare "$BENCH_DIR/bare-daemon" \
+                --daemon-log "$W/$1.log" --samples "$SAMPLES" --phase-samples "$PHASE_SAMPLES" --urc-only \
+                >"$W/$1.kv" || return 1
+        sed -n "s/^\(urc\|phase\)_/${4}_\1_/p" "$W/$1.kv" >>"$W/latency.kv"
+}
+: >"$W/latency.kv"
+if [ -z "$ONLY" ]; then
+        say "latency: $STARTS starts each, $SAMPLES samples, $PHASE_SAMPLES phase changes (bench-latency)"
+        write_conf lat "$W/lat.tty" ""
+        DBUS_SYSTEM_BUS_ADDRESS="unix:path=$W/busA.sock" "$BENCH_DIR/bench-latency" --link "$W/lat.tty" \
+                --daemon "$BC26D_BIN" --conf "$W/lat.ini" --state-dir "$W/lat.state" --bare "$BENCH_DIR/bare-daemon" \
+                --daemon-log "$W/lat.log" --samples "$SAMPLES" --phase-samples "$PHASE_SAMPLES" \
+                --starts "$STARTS" >"$W/latency.kv"
+else
+        say "BENCH_ONLY=urc: URC -> signal, $SAMPLES progress lines and $PHASE_SAMPLES phase changes"
+        start_bus busA
+        mkdir -p "$W/lat.state"
+        urc_run lat "$BC26D_BIN" "$W/lat.state" x
+        sed -i 's/^x_//' "$W/latency.kv"
+fi
 
 # The same URC -> signal path with the state dir on tmpfs: what the state file's fsync costs
-# (bc26d persists every FOTA change, progress included, before it announces it).
-if [ -d /dev/shm ] && [ -w /dev/shm ]; then
-        SHM_STATE=$(mktemp -d /dev/shm/bc26d-bench-XXXXXX)
+# (progress lines persist nothing; phase changes persist before they are announced).
+if [ -d "$TMPFS_DIR" ] && [ -w "$TMPFS_DIR" ] && [ "$(df -PT "$TMPFS_DIR" | awk 'NR == 2 { print $2 }')" = tmpfs ]; then
+        SHM_STATE=$(mktemp -d "$TMPFS_DIR/bc26d-bench-XXXXXX")
         say "latency: URC -> signal again with the state dir on tmpfs ($SHM_STATE)"
-        DBUS_SYSTEM_BUS_ADDRESS="unix:path=$W/busA.sock" "$BENCH_DIR/bench-latency" --link "$W/lat.tty" \
-                --daemon "$BC26D_BIN" --conf "$W/lat.ini" --state-dir "$SHM_STATE" --bare "$BENCH_DIR/bare-daemon" \
-                --daemon-log "$W/lat.log" --samples "$SAMPLES" --starts 1 >"$W/latency-tmpfs.kv" || { rm -rf "$SHM_STATE"; exit 1; }
+        urc_run lattmpfs "$BC26D_BIN" "$SHM_STATE" tmpfs || { rm -rf "$SHM_STATE"; exit 1; }
         rm -rf "$SHM_STATE"
-        sed -n 's/^urc_signal_/urc_signal_tmpfs_/p' "$W/latency-tmpfs.kv" >>"$W/latency.kv"
+else
+        say "latency: $TMPFS_DIR is not a writable tmpfs: no tmpfs row"
+fi
+if [ -n "$BASELINE_BIN" ]; then
+        say "latency: URC -> signal with the baseline $BASELINE_BIN (state dir on $FS)"
+        mkdir -p "$W/latbase.state"
+        urc_run latbase "$BASELINE_BIN" "$W/latbase.state" base
+fi
+
+URC_ROWS=$(L=$W/latency.kv; for pre in "" tmpfs_ base_; do
+        case "$pre" in
+        "") where="state dir on $FS" ;;
+        tmpfs_) where="state dir on tmpfs" ;;
+        base_) where="baseline $BASELINE_BIN, state dir on $FS" ;;
+        esac
+        [ -n "$(kv "$L" "${pre}urc_signal_p99_us")" ] || continue
+        up99=$(kv "$L" "${pre}urc_signal_p99_us")
+        printf '| URC on the tty -> PropertiesChanged(Progress), p50 / p99 (us), %s | %s / %s | bare daemon pty -> Line signal: %s / %s | p99: %s | p99 < 1000 us | %s |\n' \
+                "$where" "$(kv "$L" "${pre}urc_signal_p50_us")" "$up99" \
+                "$(kv "$L" "${pre}urc_floor_p50_us")" "$(kv "$L" "${pre}urc_floor_p99_us")" \
+                "$(ratio "$up99" "$(kv "$L" "${pre}urc_floor_p99_us")")" "$(verdict "$up99" 999.9)"
+        pp99=$(kv "$L" "${pre}phase_signal_p99_us")
+        printf '| phase change on the tty -> PropertiesChanged(Phase), persisted first, p50 / p99 (us), %s | %s / %s | bare daemon pty -> Line signal: %s / %s | p99: %s | none (durable before announced) | - |\n' \
+                "$where" "$(kv "$L" "${pre}phase_signal_p50_us")" "$pp99" \
+                "$(kv "$L" "${pre}phase_floor_p50_us")" "$(kv "$L" "${pre}phase_floor_p99_us")" \
+                "$(ratio "$pp99" "$(kv "$L" "${pre}phase_floor_p99_us")")"
+done)
+
+if [ -n "$ONLY" ]; then
+        printf '\n| measurement | bc26d | floor | ratio | target | verdict |\n|---|---|---|---|---|---|\n%s\n\n' "$URC_ROWS"
+        printf '```\n'; cat "$W/latency.kv"; printf '```\n'
+        say "BENCH_ONLY=urc: $REVISION, $CPU, load at the start $LOAD_START, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+        exit 0
 fi
 
 # ---- 4. parser --------------------------------------------------------------------------------
@@ -247,7 +319,6 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- results ---------------------------------------------------------------------------------
 L=$W/latency.kv P=$W/parser.kv
-verdict() { if awk -v v="$1" -v t="$2" 'BEGIN { exit !(v + 0 <= t + 0) }'; then echo met; else echo MISSED; fi; }
 verdict_ge() { if awk -v v="$1" -v t="$2" 'BEGIN { exit !(v + 0 >= t + 0) }'; then echo met; else echo MISSED; fi; }
 
 R_RSS=$(ratio "$RSS0" "$RSSB")
@@ -264,7 +335,7 @@ TABLE=$(cat <<EOF
 | measurement | bc26d | floor | ratio | target | verdict |
 |---|---|---|---|---|---|
 | idle syscalls over ${IDLE_S} s, probe off | $SYS0 ($WAKE0 epoll_wait) | bare daemon: $SYSB ($WAKEB epoll_wait) | - | 0 wake-ups (no watchdog here) | $(verdict "$WAKE0" 0) |
-| idle syscalls over ${IDLE_S} s, default 60 s probe | $SYS60 ($WAKE60 epoll_wait, $PROBES60 probes) | bare daemon: $SYSB | - | <= 1 probe per 30 s ($MAXPROBES) | $(verdict "$PROBES60" "$MAXPROBES") |
+| idle syscalls over ${IDLE_S} s, default 60 s probe | $SYS60 ($WAKE60 epoll_wait, $PROBES60 probes + $RIDERS60 radio readings on them) | bare daemon: $SYSB | - | <= 1 probe per 30 s ($MAXPROBES) | $(verdict "$PROBES60" "$MAXPROBES") |
 | VmRSS idle (KiB) | $RSS0 (probe 60 s: $RSS60) | bare daemon: $RSSB | $R_RSS | <= 1.3 | $(verdict "$R_RSS" 1.3) |
 | VmHWM idle (KiB) | $HWM0 (probe 60 s: $HWM60) | bare daemon: $HWMB | $(ratio "$HWM0" "$HWMB") | - | - |
 | Private_Dirty idle (KiB) | $PD0 (probe 60 s: $PD60) | bare daemon: $PDB | $(ratio "$PD0" "$PDB") | < 512 | $(verdict "$PD0" 511) |
@@ -272,7 +343,7 @@ TABLE=$(cat <<EOF
 | Private_Dirty after 2 DFOTA cycles (KiB) | $PD0D2 (+$GROW2 over the 1st) | - | - | - | - |
 | VmRSS / VmHWM after 2 DFOTA cycles (KiB) | $RSS0D2 / $HWM0D2 | bare daemon: $RSSBD / $HWMBD | $(ratio "$RSS0D2" "$RSSBD") | - | - |
 | SendData call -> AT on the tty, p50 / p99 (us) | $(kv "$L" send_at_p50_us) / $(kv "$L" send_at_p99_us) | bare Echo round trip: $(kv "$L" bare_rtt_p50_us) / $(kv "$L" bare_rtt_p99_us) | p99: $R_SEND (p50: $(kv "$L" send_at_p50_vs_bare_rtt_p50)) | p99 <= 2 | $(verdict "$R_SEND" 2) |
-| URC on the tty -> PropertiesChanged(Progress), p50 / p99 (us) | $(kv "$L" urc_signal_p50_us) / $(kv "$L" urc_signal_p99_us) (state dir on $FS) | same, state dir on tmpfs: $(kv "$L" urc_signal_tmpfs_p50_us) / $(kv "$L" urc_signal_tmpfs_p99_us) | - | none | - |
+$URC_ROWS
 | start -> bus name owned, median (ms) | $(kv "$L" start_bc26d_median_ms) (p90 $(kv "$L" start_bc26d_p90_ms)) | bare daemon: $(kv "$L" start_bare_median_ms) (p90 $(kv "$L" start_bare_p90_ms)) | $R_START | <= 2 | $(verdict "$R_START" 2) |
 | parser: line_splitter_feed + at_classify (MB/s) | $(kv "$P" parser_full_mbps) ($(kv "$P" parser_ns_per_line) ns/line) | memchr split: $(kv "$P" parser_memchr_mbps); splitter alone: $(kv "$P" parser_split_only_mbps) | $(kv "$P" parser_full_vs_memchr) of memchr; $R_UART x 115200 baud | >= 1000 x 115200 baud | $(verdict_ge "$R_UART" 1000) |
 EOF
@@ -303,6 +374,8 @@ each next to its floor measured in the same run. Benchmarks are never asserted i
 ./autogen.sh && mkdir -p build && cd build && ../configure && make bench
 # which runs, with the programs built in build/bench/:
 BC26D_BIN=\$PWD/bc26d BENCH_DIR=\$PWD/bench BC26_SIM=../tests/bc26sim.py sh ../bench/run-benchmarks.sh
+# this run (from $(pwd)):
+$RUN_COMMAND
 \`\`\`
 
 The script runs, in this order:
@@ -314,7 +387,8 @@ The script runs, in this order:
    systemd), no GPIO.
 2. Once both are \`ready\` (+2 s): VmRSS/VmHWM from \`/proc/PID/status\`, Private_Dirty from
    \`/proc/PID/smaps_rollup\`; then \`timeout -s INT ${IDLE_S} strace -c -f -p PID\` on the three at once.
-   Wake-ups = \`epoll_wait\` returns; probes = commands in the simulator's log in that window.
+   Wake-ups = \`epoll_wait\` returns; probes = \`AT\` lines in the simulator's log in that window
+   (the radio status commands that follow each answered probe are counted beside them).
 3. \`play dfota\` (the guide's transcript: COAPSTART ... 81 UPDATING lines, two boot preambles,
    END,0, re-registration) on bus A's bc26d, memory again; then a second cycle, memory again.
 4. \`bench/bench-latency\` on bus A (bc26d with the default config against a C pty module in the
@@ -323,8 +397,13 @@ The script runs, in this order:
    \`SendData(19,0,0,[01 02])\` sent -> \`AT+QLWDATASEND\` read on the pty, the module answering
    \`OK\`/\`SEND OK\` and the reply awaited before the next); then COAPSTART, COAPEND,0, START and
    $SAMPLES x (\`+QIND: "FOTA","UPDATING",N%\` written -> \`PropertiesChanged\` with \`Progress=N\`
-   dispatched at the client), then END,0 and re-registration. Then the URC part once more with
-   bc26d's state dir on tmpfs (\`/dev/shm\`), to show what the state file's fsync costs.
+   dispatched at the client), then END,0 and re-registration; then $PHASE_SAMPLES phase changes
+   (COAPSTART -> \`Phase=downloading\`, COAPEND,5 -> \`Phase=idle\` in turn, each persisted
+   before it is announced). Each URC sample is taken right after its floor: the same line written
+   on a second pty that \`bench/bare-daemon\` reads, to its \`Line\` signal at the client (tty ->
+   daemon -> dbus-daemon -> client, no parsing, no file). Then the URC part once more
+   (\`--urc-only\`) with bc26d's state dir on tmpfs (\`$TMPFS_DIR\`), to show what the fsync
+   costs${BASELINE_BIN:+, and once with the baseline binary \`$BASELINE_BIN\` on $FS}.
 5. \`bench/bench-parser $PARSER_MB 5\`: the transcript's tty bytes (\`tests/transcript.c\`, with
    the NUL/0xFF garbage around reboots) repeated to $PARSER_MB MB, fed in 4096-byte chunks as
    \`serial.c\` reads them; every line's class is checked against the transcript; best of 5.

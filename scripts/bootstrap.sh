@@ -7,7 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 DEPS="build-essential autoconf automake autoconf-archive libtool pkg-config \
 libevent-dev libserialport-dev libsystemd-dev libinih-dev check libgpiod-dev \
-python3 dbus groff-base systemd"
+python3 dbus groff-base systemd python3-prometheus-client"
 
 missing=""
 for p in $DEPS; do

@@ -20,7 +20,7 @@ TOOLS="build-essential autoconf automake autoconf-archive libtool pkg-config deb
 fakeroot lintian git ca-certificates"
 LIBS="libevent-dev libserialport-dev libsystemd-dev libinih-dev libgpiod-dev"
 # The test suite's and a booted container's needs.
-RUNTIME="check python3 dbus groff-base systemd systemd-sysv libpam-systemd polkitd"
+RUNTIME="check python3 dbus groff-base systemd systemd-sysv libpam-systemd polkitd python3-prometheus-client"
 if [ -n "$cross" ]; then
         # A cross root (Debian's multiarch cross profile, nocheck): the -dev libraries for CROSS
         # only; several of them cannot be co-installed with the native ones (libevent-dev).

@@ -29,6 +29,11 @@ static const struct at_cmd_spec table[] = {
         [AT_CMD_PROBE]       = { AT_CMD_PROBE,       "AT",              AT_CLASS_PROBE },
         [AT_CMD_QRST]        = { AT_CMD_QRST,        "AT+QRST=1",       AT_CLASS_RESET },
         [AT_CMD_RESYNC]      = { AT_CMD_RESYNC,      "AT+CMEE?",        AT_CLASS_INIT },
+        [AT_CMD_CEREG_SET]   = { AT_CMD_CEREG_SET,   "AT+CEREG=",       AT_CLASS_INIT },
+        [AT_CMD_CEREG_READ]  = { AT_CMD_CEREG_READ,  "AT+CEREG?",       AT_CLASS_STATUS },
+        [AT_CMD_CESQ]        = { AT_CMD_CESQ,        "AT+CESQ",         AT_CLASS_STATUS },
+        [AT_CMD_CSQ]         = { AT_CMD_CSQ,         "AT+CSQ",          AT_CLASS_STATUS },
+        [AT_CMD_QENG]        = { AT_CMD_QENG,        "AT+QENG=0",       AT_CLASS_STATUS },
 };
 
 /* A row missing at the end would shrink the table; one missing in the middle is caught by the
@@ -62,6 +67,7 @@ bool at_gate_allows(enum at_gate gate, enum at_cmd_class cls, bool table2_reset)
                 case AT_CLASS_DATA:
                 case AT_CLASS_PROBE:
                 case AT_CLASS_BAUD:
+                case AT_CLASS_STATUS:   /* read commands: not needed to re-register (issue 11) */
                         return false;
                 }
                 return false;
@@ -83,6 +89,7 @@ const char *at_cmd_class_to_string(enum at_cmd_class c)
         case AT_CLASS_PROBE:            return "probe";
         case AT_CLASS_BAUD:             return "baud";
         case AT_CLASS_RESET:            return "reset";
+        case AT_CLASS_STATUS:           return "status";
         }
         return "invalid";
 }

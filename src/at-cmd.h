@@ -5,13 +5,14 @@
 #include <stdbool.h>
 
 enum at_cmd_class {
-        AT_CLASS_INIT,          /* sync AT, ATE0, AT+CMEE=1, AT+QSCLK=0, the channel's resync */
+        AT_CLASS_INIT,          /* sync AT, ATE0, AT+CMEE=1, AT+QSCLK=0, AT+CEREG=<n>, the resync */
         AT_CLASS_IDENTITY,      /* ATI, AT+CGMR, AT+CGSN=1 */
         AT_CLASS_REGISTRATION,  /* AT+QLWSERV/CONF/ADDOBJ/OPEN/CFG/CLOSE/DEL */
         AT_CLASS_DATA,          /* AT+QLWDATASEND, AT+QLWRD */
         AT_CLASS_PROBE,         /* liveness AT */
         AT_CLASS_BAUD,          /* AT+IPR?, AT+IPR=, AT&W (power/sleep/baud class) */
         AT_CLASS_RESET,         /* AT+QRST=1 (and the GPIO rungs of the reset ladder) */
+        AT_CLASS_STATUS,        /* radio status reads: AT+CEREG?, AT+CESQ, AT+CSQ, AT+QENG=0 */
 };
 
 enum at_cmd {
@@ -37,6 +38,11 @@ enum at_cmd {
         AT_CMD_PROBE,           /* "AT" every probe_interval_s while idle and ready */
         AT_CMD_QRST,            /* "AT+QRST=1" */
         AT_CMD_RESYNC,          /* "AT+CMEE?": the channel's own marker after a timeout */
+        AT_CMD_CEREG_SET,       /* "AT+CEREG=<n>": registration URCs, during init */
+        AT_CMD_CEREG_READ,      /* "AT+CEREG?" */
+        AT_CMD_CESQ,            /* "AT+CESQ" */
+        AT_CMD_CSQ,             /* "AT+CSQ" */
+        AT_CMD_QENG,            /* "AT+QENG=0": serving cell (engineering mode) */
         _AT_CMD_MAX,
 };
 

@@ -15,8 +15,11 @@
 #include <systemd/sd-bus.h>
 
 #include "bus.h"
+#include "counters.h"
+#include "history.h"
 #include "log.h"
 
+#define BUS_INTERFACES 4        /* Modem1, Lwm2m1, Fota1, Network1 */
 #define PENDING_MAX 257         /* SendData calls waiting for SEND OK: the largest [lwm2m] send_queue + 1 */
 
 struct pending {
@@ -31,6 +34,7 @@ struct bus {
         const struct bus_handlers *h;
         void *ud;
         struct bus_snapshot snap;
+        sd_bus_vtable *vtables[BUS_INTERFACES];
         uint64_t next_cookie;
         struct pending pending[PENDING_MAX];
         size_t n_pending;
@@ -38,8 +42,68 @@ struct bus {
 
 static void rearm(struct bus *b);
 
-/* ---- properties ---------------------------------------------------------------------------- */
+/* ---- properties: one table per interface ------------------------------------------------- */
 
+/* A property is one row: its name, D-Bus type and the snapshot field it shows. Every property
+ * emits PropertiesChanged (with its value) when bus_update finds the field changed. */
+struct bus_property {
+        const char *name;
+        char type;              /* 's', 'b', 'u', 'i' or 't' */
+        size_t offset;          /* of the field in struct bus_snapshot */
+        size_t size;            /* of the field */
+};
+
+#define PROP(name, type, field) \
+        { name, type, offsetof(struct bus_snapshot, field), sizeof(((struct bus_snapshot *) 0)->field) }
+
+static const struct bus_property modem_properties[] = {
+        PROP("State", 's', state),
+        PROP("Manufacturer", 's', manufacturer),
+        PROP("Model", 's', model),
+        PROP("Revision", 's', revision),
+        PROP("Imei", 's', imei),
+};
+
+static const struct bus_property lwm2m_properties[] = {
+        PROP("Registered", 'b', registered),
+        PROP("Server", 's', server),
+        PROP("Endpoint", 's', endpoint),
+};
+
+static const struct bus_property fota_properties[] = {
+        PROP("Phase", 's', phase),
+        PROP("Progress", 'u', progress),
+        PROP("Deadline", 't', deadline),
+        PROP("LastResult", 's', last_result),
+        PROP("LastResultCode", 'i', last_result_code),
+};
+
+static const struct bus_property network_properties[] = {
+        PROP("Registration", 's', registration),
+        PROP("Tac", 's', tac),
+        PROP("CellId", 's', cell_id),
+        PROP("Act", 'u', act),
+        PROP("Rsrp", 'i', rsrp),
+        PROP("Rsrq", 'i', rsrq),
+        PROP("Sinr", 'i', sinr),
+        PROP("Rssi", 'i', rssi),
+        PROP("CoverageClass", 'u', coverage_class),
+        PROP("Earfcn", 'u', earfcn),
+        PROP("Pci", 'u', pci),
+        PROP("Band", 'u', band),
+        PROP("Updated", 't', updated),
+};
+
+#define LIVE SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+#define BUS_PROPERTIES_MAX 16   /* per interface: sizes bus_update's name list */
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+_Static_assert(ARRAY_SIZE(modem_properties) <= BUS_PROPERTIES_MAX &&
+               ARRAY_SIZE(lwm2m_properties) <= BUS_PROPERTIES_MAX &&
+               ARRAY_SIZE(fota_properties) <= BUS_PROPERTIES_MAX &&
+               ARRAY_SIZE(network_properties) <= BUS_PROPERTIES_MAX,
+               "raise BUS_PROPERTIES_MAX");
+
+/* sd-bus hands a getter the object's userdata plus the row's offset: the field itself. */
 static int get_string(sd_bus *bus, const char *path, const char *iface, const char *prop,
                       sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
@@ -54,8 +118,34 @@ static int get_bool(sd_bus *bus, const char *path, const char *iface, const char
         return sd_bus_message_append_basic(reply, 'b', &v);
 }
 
-#define SNAP(field) offsetof(struct bus, snap.field)
-#define LIVE SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+/* The row as an sd-bus vtable entry. */
+static sd_bus_vtable property_entry(const struct bus_property *p)
+{
+        size_t offset = offsetof(struct bus, snap) + p->offset;
+
+        switch (p->type) {
+        case 's':
+                return (sd_bus_vtable) SD_BUS_PROPERTY(p->name, "s", get_string, offset, LIVE);
+        case 'b':
+                return (sd_bus_vtable) SD_BUS_PROPERTY(p->name, "b", get_bool, offset, LIVE);
+        case 'u':       /* fixed-size types: sd-bus reads the field itself */
+                return (sd_bus_vtable) SD_BUS_PROPERTY(p->name, "u", NULL, offset, LIVE);
+        case 'i':
+                return (sd_bus_vtable) SD_BUS_PROPERTY(p->name, "i", NULL, offset, LIVE);
+        default:
+                assert(p->type == 't');
+                return (sd_bus_vtable) SD_BUS_PROPERTY(p->name, "t", NULL, offset, LIVE);
+        }
+}
+
+static bool property_differs(const struct bus_property *p, const struct bus_snapshot *a, const struct bus_snapshot *b)
+{
+        const char *x = (const char *) a + p->offset, *y = (const char *) b + p->offset;
+
+        if (p->type == 's')
+                return strncmp(x, y, p->size) != 0;
+        return memcmp(x, y, p->size) != 0;
+}
 
 /* ---- methods -------------------------------------------------------------------------------- */
 
@@ -143,24 +233,99 @@ static int method_send_data(sd_bus_message *m, void *userdata, sd_bus_error *err
         }
 }
 
-static const sd_bus_vtable modem_vtable[] = {
+static int method_refresh(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        struct bus *b = userdata;
+        int r = b->h->refresh(b->ud);
+
+        if (r == -EBUSY)
+                return sd_bus_error_set(error, BUS_ERROR_UPGRADE_IN_PROGRESS,
+                                        "A firmware upgrade is in progress: no command may reach the module, so the "
+                                        "readings keep their last values (Updated tells their age). Retry when "
+                                        "Phase is idle.");
+        if (r == -ENOTCONN)
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_READY,
+                                         "The module cannot be asked now (state: %s); retry when State is ready.",
+                                         b->snap.state);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "The refresh could not start: %s", strerror(-r));
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_get_counters(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        struct bus *b = userdata;
+        const struct counters *c = b->h->counters(b->ud);
+        sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "{st}");
+        for (int i = 0; r >= 0 && i < _COUNTER_MAX; i++)
+                r = sd_bus_message_append(reply, "{st}", counter_name(i), c->v[i]);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        sd_bus_message_unref(reply);
+        return r;
+}
+
+/* One upgrade as a{sv}; doc/dbus-api.md describes every key (clients skip keys they do not know). */
+static int append_history_entry(sd_bus_message *reply, const struct history_entry *e)
+{
+        int r = sd_bus_message_open_container(reply, 'a', "{sv}");
+
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}",
+                                          "started", "t", e->started,
+                                          "finished", "t", e->finished,
+                                          "result", "s", e->result,
+                                          "code", "i", e->code,
+                                          "revision_before", "s", e->revision_before,
+                                          "revision_after", "s", e->revision_after,
+                                          "resets", "u", e->resets,
+                                          "max_progress", "u", e->max_progress,
+                                          "interrupted", "b", (int) e->interrupted);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+static int method_get_history(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        struct bus *b = userdata;
+        const struct history *h = b->h->history(b->ud);
+        sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < history_count(h); i++)
+                r = append_history_entry(reply, history_get(h, i));
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        sd_bus_message_unref(reply);
+        return r;
+}
+
+/* Methods and signals of each interface; its properties come from its table above. */
+static const sd_bus_vtable modem_members[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("State", "s", get_string, SNAP(state), LIVE),
-        SD_BUS_PROPERTY("Manufacturer", "s", get_string, SNAP(manufacturer), LIVE),
-        SD_BUS_PROPERTY("Model", "s", get_string, SNAP(model), LIVE),
-        SD_BUS_PROPERTY("Revision", "s", get_string, SNAP(revision), LIVE),
-        SD_BUS_PROPERTY("Imei", "s", get_string, SNAP(imei), LIVE),
         SD_BUS_METHOD("Reset", "", "", method_reset, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("GetCounters", "", , "a{st}", SD_BUS_PARAM(counters), method_get_counters,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_NAMES("ModuleRebooted", "s", SD_BUS_PARAM(cause), 0),
         SD_BUS_SIGNAL_WITH_NAMES("ModuleReset", "sb", SD_BUS_PARAM(rung) SD_BUS_PARAM(recovered), 0),
         SD_BUS_VTABLE_END
 };
 
-static const sd_bus_vtable lwm2m_vtable[] = {
+static const sd_bus_vtable lwm2m_members[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Registered", "b", get_bool, SNAP(registered), LIVE),
-        SD_BUS_PROPERTY("Server", "s", get_string, SNAP(server), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Endpoint", "s", get_string, SNAP(endpoint), LIVE),
         SD_BUS_METHOD_WITH_NAMES("SendData", "uuuay",
                                  SD_BUS_PARAM(object) SD_BUS_PARAM(instance) SD_BUS_PARAM(resource) SD_BUS_PARAM(data),
                                  "", , method_send_data, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -169,17 +334,51 @@ static const sd_bus_vtable lwm2m_vtable[] = {
         SD_BUS_VTABLE_END
 };
 
-static const sd_bus_vtable fota_vtable[] = {
+static const sd_bus_vtable fota_members[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Phase", "s", get_string, SNAP(phase), LIVE),
-        SD_BUS_PROPERTY("Progress", "u", NULL, SNAP(progress), LIVE),
-        SD_BUS_PROPERTY("Deadline", "t", NULL, SNAP(deadline), LIVE),
-        SD_BUS_PROPERTY("LastResult", "s", get_string, SNAP(last_result), LIVE),
-        SD_BUS_PROPERTY("LastResultCode", "i", NULL, SNAP(last_result_code), LIVE),
+        SD_BUS_METHOD_WITH_NAMES("GetHistory", "", , "aa{sv}", SD_BUS_PARAM(upgrades), method_get_history,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL("UpgradeStarted", "", 0),
         SD_BUS_SIGNAL_WITH_NAMES("UpgradeFinished", "si", SD_BUS_PARAM(result) SD_BUS_PARAM(code), 0),
         SD_BUS_VTABLE_END
 };
+
+static const sd_bus_vtable network_members[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD("Refresh", "", "", method_refresh, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END
+};
+
+static const struct bus_interface {
+        const char *name;
+        const struct bus_property *properties;
+        size_t n_properties;
+        const sd_bus_vtable *members;   /* START, methods and signals, END */
+} interfaces[BUS_INTERFACES] = {
+        { BUS_IFACE_MODEM, modem_properties, ARRAY_SIZE(modem_properties), modem_members },
+        { BUS_IFACE_LWM2M, lwm2m_properties, ARRAY_SIZE(lwm2m_properties), lwm2m_members },
+        { BUS_IFACE_FOTA, fota_properties, ARRAY_SIZE(fota_properties), fota_members },
+        { BUS_IFACE_NETWORK, network_properties, ARRAY_SIZE(network_properties), network_members },
+};
+
+/* START, the property rows, then the members after START (END included). */
+static sd_bus_vtable *build_vtable(const struct bus_interface *iface)
+{
+        size_t n_members = 0, k = 0;
+        sd_bus_vtable *v;
+
+        while (iface->members[n_members].type != _SD_BUS_VTABLE_END)
+                n_members++;
+        v = calloc(iface->n_properties + n_members + 1, sizeof(*v));
+        if (!v)
+                return NULL;
+        v[k++] = iface->members[0];
+        for (size_t i = 0; i < iface->n_properties; i++)
+                v[k++] = property_entry(&iface->properties[i]);
+        for (size_t i = 1; i <= n_members; i++)
+                v[k++] = iface->members[i];
+        return v;
+}
 
 /* ---- sd-bus <-> libevent --------------------------------------------------------------------- */
 
@@ -258,11 +457,11 @@ int bus_new(struct event_base *base, const struct bus_snapshot *initial, const s
                           "unix:path=/run/dbus/system_bus_socket; is dbus running?");
                 goto fail;
         }
-        r = sd_bus_add_object_vtable(b->bus, NULL, BUS_PATH, BUS_IFACE_MODEM, modem_vtable, b);
-        if (r >= 0)
-                r = sd_bus_add_object_vtable(b->bus, NULL, BUS_PATH, BUS_IFACE_LWM2M, lwm2m_vtable, b);
-        if (r >= 0)
-                r = sd_bus_add_object_vtable(b->bus, NULL, BUS_PATH, BUS_IFACE_FOTA, fota_vtable, b);
+        for (size_t i = 0; i < BUS_INTERFACES && r >= 0; i++) {
+                b->vtables[i] = build_vtable(&interfaces[i]);
+                r = b->vtables[i] ? sd_bus_add_object_vtable(b->bus, NULL, BUS_PATH, interfaces[i].name,
+                                                             b->vtables[i], b) : -ENOMEM;
+        }
         if (r < 0) {
                 log_errno(LOG_ERR, r, "Failed to register the D-Bus object %s", BUS_PATH);
                 goto fail;
@@ -295,6 +494,8 @@ struct bus *bus_free(struct bus *b)
                 (void) sd_bus_flush(b->bus);
                 sd_bus_flush_close_unref(b->bus);
         }
+        for (size_t i = 0; i < BUS_INTERFACES; i++)
+                free(b->vtables[i]);    /* after the connection that used them */
         free(b);
         return NULL;
 }
@@ -336,32 +537,22 @@ static void changed(struct bus *b, const char *iface, char **names)
         (void) sd_bus_emit_properties_changed_strv(b->bus, BUS_PATH, iface, names);
 }
 
-#define DIFF_STR(field, name, list, n) do { if (strcmp(b->snap.field, s->field)) (list)[(n)++] = (char *) (name); } while (0)
-#define DIFF_VAL(field, name, list, n) do { if (b->snap.field != s->field) (list)[(n)++] = (char *) (name); } while (0)
-
 void bus_update(struct bus *b, const struct bus_snapshot *s)
 {
-        char *modem[6] = {}, *lwm2m[4] = {}, *fota[6] = {};
-        size_t nm = 0, nl = 0, nf = 0;
+        char *names[BUS_INTERFACES][BUS_PROPERTIES_MAX + 1] = {};
+        bool any = false;
 
-        DIFF_STR(state, "State", modem, nm);
-        DIFF_STR(manufacturer, "Manufacturer", modem, nm);
-        DIFF_STR(model, "Model", modem, nm);
-        DIFF_STR(revision, "Revision", modem, nm);
-        DIFF_STR(imei, "Imei", modem, nm);
-        DIFF_VAL(registered, "Registered", lwm2m, nl);
-        DIFF_STR(endpoint, "Endpoint", lwm2m, nl);
-        DIFF_STR(phase, "Phase", fota, nf);
-        DIFF_VAL(progress, "Progress", fota, nf);
-        DIFF_VAL(deadline, "Deadline", fota, nf);
-        DIFF_STR(last_result, "LastResult", fota, nf);
-        DIFF_VAL(last_result_code, "LastResultCode", fota, nf);
-        if (!nm && !nl && !nf)
+        for (size_t i = 0; i < BUS_INTERFACES; i++)
+                for (size_t j = 0, n = 0; j < interfaces[i].n_properties; j++)
+                        if (property_differs(&interfaces[i].properties[j], &b->snap, s)) {
+                                names[i][n++] = (char *) interfaces[i].properties[j].name;
+                                any = true;
+                        }
+        if (!any)
                 return;
         b->snap = *s;
-        changed(b, BUS_IFACE_MODEM, modem);
-        changed(b, BUS_IFACE_LWM2M, lwm2m);
-        changed(b, BUS_IFACE_FOTA, fota);
+        for (size_t i = 0; i < BUS_INTERFACES; i++)
+                changed(b, interfaces[i].name, names[i]);
         rearm(b);
 }
 

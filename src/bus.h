@@ -15,6 +15,7 @@ typedef struct sd_bus sd_bus;
 #define BUS_IFACE_MODEM "org.bc26d.Modem1"
 #define BUS_IFACE_LWM2M "org.bc26d.Lwm2m1"
 #define BUS_IFACE_FOTA  "org.bc26d.Fota1"
+#define BUS_IFACE_NETWORK "org.bc26d.Network1"
 
 #define BUS_ERROR_UPGRADE_IN_PROGRESS   "org.bc26d.Error.UpgradeInProgress"
 #define BUS_ERROR_NOT_READY             "org.bc26d.Error.NotReady"
@@ -36,7 +37,18 @@ struct bus_snapshot {
         uint64_t deadline;              /* usec since the epoch, 0 when no timer runs */
         char last_result[20];
         int32_t last_result_code;
+        /* org.bc26d.Network1: values not known are INT32_MIN (i) and UINT32_MAX (u, except Act),
+         * Tac/CellId "" and Act 0 (doc/dbus-api.md) */
+        char registration[16];
+        char tac[8], cell_id[12];
+        uint32_t act;
+        int32_t rsrp, rsrq, sinr, rssi;
+        uint32_t coverage_class, earfcn, pci, band;
+        uint64_t updated;               /* usec since the epoch of the last reading, 0 never */
 };
+
+struct counters;
+struct history;
 
 struct bus_handlers {
         /* Reset(): 0, or -EBUSY while upgrading. */
@@ -45,6 +57,12 @@ struct bus_handlers {
          * -ENOTCONN (not ready), -ENOBUFS (queue full). Arguments are already validated. */
         int (*send)(void *ud, unsigned obj, unsigned inst, unsigned res, const uint8_t *data, size_t len,
                     uint64_t cookie);
+        /* Network1.Refresh(): 0 (the readings follow as PropertiesChanged), -EBUSY while the gate is
+         * not open (nothing sent), -ENOTCONN (no module). */
+        int (*refresh)(void *ud);
+        /* Modem1.GetCounters() and Fota1.GetHistory(): what the manager keeps. */
+        const struct counters *(*counters)(void *ud);
+        const struct history *(*history)(void *ud);
 };
 
 struct bus;

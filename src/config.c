@@ -12,6 +12,8 @@
 
 #include <ini.h>
 
+#include "history.h"
+
 /* A config file is a few dozen lines; anything bigger is a mistake, not a config. */
 #define CONFIG_FILE_MAX         (64 * 1024)
 /* Errors kept for one parse; more are counted and summarised in one last line. */
@@ -91,6 +93,7 @@ enum key_id {
         KEY_SEND_QUEUE,
         KEY_TIMEOUT_S,
         KEY_DOWNLOAD_MAX_S,
+        KEY_HISTORY,
         KEY_CHIP,
         KEY_RESET_LINE,
         KEY_PWRKEY_LINE,
@@ -138,6 +141,8 @@ static const struct key_def keys[_KEY_MAX] = {
                             "seconds" },
         [KEY_DOWNLOAD_MAX_S] = { SECTION_FOTA, "download_max_s", KIND_DOWNLOAD_MAX,
                                  FIELD(download_max_s), 0, DOWNLOAD_MAX_S_MAX, "seconds" },
+        [KEY_HISTORY] = { SECTION_FOTA, "history", KIND_UINT, FIELD(history), 0, HISTORY_LIMIT_MAX,
+                          "entries" },
         [KEY_CHIP] = { SECTION_GPIO, "chip", KIND_CHIP, FIELD(gpio_chip), 0, 0, NULL },
         [KEY_RESET_LINE] = { SECTION_GPIO, "reset_line", KIND_GPIO_LINE, FIELD(reset.name), 0, 0,
                              NULL },
@@ -953,6 +958,7 @@ void config_init_defaults(struct config *cfg)
         cfg->send_queue = 32;
         cfg->timeout_s = 2100;
         cfg->download_max_s = 2 * cfg->timeout_s;
+        cfg->history = 32;
         cfg->reset.pulse_ms = 100;
         cfg->pwrkey.pulse_ms = 600;
 }

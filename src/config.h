@@ -50,6 +50,7 @@ struct config {
         /* [fota] */
         unsigned timeout_s;             /* 1..86400 */
         unsigned download_max_s;        /* timeout_s..864000; default 2 x timeout_s */
+        unsigned history;               /* upgrades kept in the history, 0..HISTORY_LIMIT_MAX */
         /* [gpio] */
         char gpio_chip[256];            /* empty: no GPIO */
         struct gpio_line_config reset, pwrkey;

@@ -1,7 +1,9 @@
 /* fota-journal.c - turns DFOTA notes into journal records with structured fields. It decides
  * wording and priority only; the state machine (fota.c) decides what happened, and each record
  * shows the state of its own step (fota_output.note_state), not the state after the event. */
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "fota-journal.h"
 #include "log.h"
@@ -33,10 +35,18 @@ static struct record record_of(enum fota_note n, const struct fota_state *st)
         return (struct record) { LOG_INFO, NULL };
 }
 
-static void emit(const struct fota_state *st, struct record rec, const char *message)
+/* A finished upgrade's record names the firmware before and after it (catalog: bc26d.catalog). */
+static bool is_finish(enum fota_note n)
 {
-        char id[64], phase[64], result[64], code[32], progress[32];
-        const char *fields[6];
+        return n == FOTA_NOTE_FINISHED_OK || n == FOTA_NOTE_DOWNLOAD_FAILED || n == FOTA_NOTE_UPDATE_FAILED ||
+               n == FOTA_NOTE_TIMED_OUT;
+}
+
+static void emit(const struct fota_state *st, struct record rec, const struct fota_journal_firmware *fw,
+                 const char *message)
+{
+        char id[64], phase[64], result[64], code[32], progress[32], before[96], after[96];
+        const char *fields[8];
         size_t n = 0;
         enum fota_result r = st->phase == FOTA_PHASE_REPORTING ? st->pending_result : st->last_result;
         int c = st->phase == FOTA_PHASE_REPORTING ? st->pending_code : st->last_code;
@@ -53,11 +63,18 @@ static void emit(const struct fota_state *st, struct record rec, const char *mes
         fields[n++] = result;
         fields[n++] = code;
         fields[n++] = progress;
+        if (fw) {
+                snprintf(before, sizeof(before), "BC26_FIRMWARE_BEFORE=%s", fw->before[0] ? fw->before : "unknown");
+                snprintf(after, sizeof(after), "BC26_FIRMWARE_AFTER=%s", fw->after[0] ? fw->after : "unknown");
+                fields[n++] = before;
+                fields[n++] = after;
+        }
         fields[n] = NULL;
         log_full(rec.priority, fields, "%s", message);
 }
 
-void fota_journal(const struct fota *f, const struct fota_output *out, const char *urc)
+void fota_journal(const struct fota *f, const struct fota_output *out, const char *urc,
+                  const struct fota_journal_firmware *fw)
 {
         unsigned timeout_s = (unsigned) (f->cfg.timeout_usec / 1000000);
 
@@ -119,11 +136,17 @@ void fota_journal(const struct fota *f, const struct fota_output *out, const cha
                                  phase);
                         break;
                 }
-                emit(st, record_of(out->notes[i], st), msg);
+                if (is_finish(out->notes[i]) && fw) {
+                        size_t len = strlen(msg);
+
+                        snprintf(msg + len, sizeof(msg) - len, " (firmware %s -> %s)",
+                                 fw->before[0] ? fw->before : "unknown", fw->after[0] ? fw->after : "unknown");
+                }
+                emit(st, record_of(out->notes[i], st), is_finish(out->notes[i]) ? fw : NULL, msg);
         }
 }
 
 void fota_journal_reset(const struct fota *f, int priority, const char *message)
 {
-        emit(&f->st, (struct record) { priority, BC26_MESSAGE_MODULE_RESET }, message);
+        emit(&f->st, (struct record) { priority, BC26_MESSAGE_MODULE_RESET }, NULL, message);
 }

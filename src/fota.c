@@ -15,15 +15,16 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
         return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-static bool state_equal(const struct fota_state *a, const struct fota_state *b)
+/* Everything a restart depends on: all fields but progress (see FOTA_ACTION_PERSIST). Field by
+ * field: memcmp would also compare padding. A new field of struct fota_state belongs here unless
+ * losing its latest value in a crash is harmless. */
+static bool recovery_equal(const struct fota_state *a, const struct fota_state *b)
 {
-        /* Field by field: memcmp would also compare padding. */
         return a->phase == b->phase &&
                a->window == b->window &&
                a->window_expired == b->window_expired &&
                a->deadline_usec == b->deadline_usec &&
                a->download_deadline_usec == b->download_deadline_usec &&
-               a->progress == b->progress &&
                a->pending_result == b->pending_result &&
                a->pending_code == b->pending_code &&
                a->last_result == b->last_result &&
@@ -66,12 +67,13 @@ static void push_signal(const struct fota *f, struct fota_output *out, enum fota
         out->n_signals++;
 }
 
-/* PERSIST whenever anything in the state changed (progress included), PROGRESS when it moved. */
+/* PERSIST when anything recovery depends on changed; a step that only moves progress asks for
+ * none (progress reaches the file with the next persisted change). PROGRESS when it moved. */
 static void output_end(const struct fota *f, const struct fota_state *before, struct fota_output *out)
 {
         if (f->st.progress != before->progress)
                 push_note(f, out, FOTA_NOTE_PROGRESS);
-        if (!state_equal(&f->st, before))
+        if (!recovery_equal(&f->st, before))
                 out->actions |= FOTA_ACTION_PERSIST;
         out->new_phase = f->st.phase;
 }

@@ -27,14 +27,17 @@ enum fota_result {
         FOTA_RESULT_TIMEOUT,
 };
 
-/* Everything that survives a daemon restart (store.h writes it). Times are CLOCK_BOOTTIME usec. */
+/* Everything that survives a daemon restart (store.h writes it). Times are CLOCK_BOOTTIME usec.
+ * Every field but progress is recovery state: a change to it always comes with
+ * FOTA_ACTION_PERSIST. Progress alone does not (see FOTA_ACTION_PERSIST): the file may hold an
+ * older progress than the bus showed, and a restart resumes from that one. */
 struct fota_state {
         enum fota_phase phase;
         unsigned window;                /* 1: first window from COAPSTART; 2: after the table-2 reset */
         bool window_expired;            /* downloading: the first window already expired (warned) */
         uint64_t deadline_usec;         /* current window / reporting deadline; 0 when idle */
         uint64_t download_deadline_usec; /* downloading give-up (download_max_s after COAPSTART) */
-        unsigned progress;              /* 0..100 */
+        unsigned progress;              /* 0..100; saved only along with a recovery change */
         enum fota_result pending_result; /* reporting: result of the upgrade being reported */
         int pending_code;
         enum fota_result last_result;   /* result of the last finished upgrade */
@@ -53,7 +56,15 @@ struct fota {
 
 /* What the caller must do, in this order. */
 enum fota_action {
-        FOTA_ACTION_PERSIST     = 1 << 0, /* state changed: write it to the state file now */
+        /* Recovery state changed (phase, window, window_expired, a deadline, the pending or last
+         * result; the table-2 reset is window 2): write the whole state, progress included, to the
+         * state file now, before acting on or announcing the output. A step that only moves
+         * progress (UPDATING/DOWNLOADING n%) does not ask for it, so those URCs reach D-Bus
+         * without an fsync; progress is written with the next persisted change (at the latest
+         * when the phase moves on: END,x, a failure or a timeout). After a crash the restored
+         * progress may be older than what clients last saw, never newer; the next n% line
+         * corrects it. */
+        FOTA_ACTION_PERSIST     = 1 << 0,
         FOTA_ACTION_RESET       = 1 << 1, /* table 2: reset the module (ladder, as a table-2 reset) */
         FOTA_ACTION_REREGISTER  = 1 << 2, /* reporting: (re)initialise the module and register */
 };

@@ -14,16 +14,19 @@
 #include "at-channel.h"
 #include "bus.h"
 #include "clock.h"
+#include "counters.h"
 #include "deadline-timer.h"
 #include "fota-journal.h"
 #include "fota.h"
 #include "gpio.h"
+#include "history.h"
 #include "inhibit.h"
 #include "log.h"
 #include "lwm2m.h"
 #include "manager.h"
 #include "message-ids.h"
 #include "modem.h"
+#include "network.h"
 #include "serial.h"
 #include "service.h"
 #include "store.h"
@@ -42,7 +45,10 @@ struct manager {
         struct at_channel *ch;
         struct modem *modem;
         struct lwm2m *lwm2m;
+        struct network *network;
         struct fota fota;
+        struct history *history;        /* upgrades, kept in state_dir/history */
+        struct counters counters;       /* kept in state_dir/counters */
         struct bus *bus;
         struct inhibit *inhibit;
         struct service *service;
@@ -50,6 +56,8 @@ struct manager {
         int exit_error;                 /* negative errno that stopped the loop */
         uint64_t deadline_boottime;     /* the FOTA deadline last converted for display... */
         uint64_t deadline_realtime;     /* ...and its wall-clock value, converted once */
+        uint64_t reading_boottime;      /* the same for the network reading's time */
+        uint64_t reading_realtime;
 };
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -110,9 +118,21 @@ static uint64_t deadline_realtime(struct manager *m)
         return m->deadline_realtime;
 }
 
+static uint64_t reading_realtime(struct manager *m, uint64_t boottime)
+{
+        if (boottime == 0)
+                return 0;
+        if (boottime != m->reading_boottime) {
+                m->reading_boottime = boottime;
+                m->reading_realtime = clock_boottime_to_realtime(boottime);
+        }
+        return m->reading_realtime;
+}
+
 static void snapshot(struct manager *m, struct bus_snapshot *s)
 {
         const struct modem_identity *id = modem_get_identity(m->modem);
+        const struct network_status *ns = network_get(m->network);
 
         memset(s, 0, sizeof(*s));
         snprintf(s->state, sizeof(s->state), "%s", state_string(m));
@@ -128,6 +148,19 @@ static void snapshot(struct manager *m, struct bus_snapshot *s)
         s->deadline = deadline_realtime(m);
         snprintf(s->last_result, sizeof(s->last_result), "%s", fota_result_to_string(m->fota.st.last_result));
         s->last_result_code = m->fota.st.last_code;
+        snprintf(s->registration, sizeof(s->registration), "%s", network_registration_to_string(ns->registration));
+        snprintf(s->tac, sizeof(s->tac), "%s", ns->tac);
+        snprintf(s->cell_id, sizeof(s->cell_id), "%s", ns->cell_id);
+        s->act = ns->act;
+        s->rsrp = ns->rsrp;
+        s->rsrq = ns->rsrq;
+        s->sinr = ns->sinr;
+        s->rssi = ns->rssi;
+        s->coverage_class = ns->coverage_class;
+        s->earfcn = ns->earfcn;
+        s->pci = ns->pci;
+        s->band = ns->band;
+        s->updated = reading_realtime(m, ns->updated);
 }
 
 static void sync_bus(struct manager *m)
@@ -200,13 +233,92 @@ static void persist(struct manager *m)
                           "in memory; check the directory's permissions and free space)", m->state_dir, STORE_FILE_NAME);
 }
 
+/* ---- upgrade history and counters --------------------------------------------------------- */
+
+static void save_history(struct manager *m)
+{
+        int r = history_save(m->history, m->state_dir);
+
+        if (r < 0)
+                log_errno(LOG_ERR, r, "Failed to save the upgrade history in %s/%s (kept in memory until the next "
+                          "try; check the directory's permissions and free space)", m->state_dir, HISTORY_FILE_NAME);
+}
+
+static void save_counters(struct manager *m)
+{
+        int r = counters_save(&m->counters, m->state_dir);
+
+        if (r < 0)
+                log_errno(LOG_ERR, r, "Failed to save the counters in %s/counters (kept in memory until the next try; "
+                          "check the directory's permissions and free space)", m->state_dir);
+}
+
+static void count(struct manager *m, int id)
+{
+        if (id >= 0 && id < _COUNTER_MAX)
+                m->counters.v[id]++;
+}
+
+/* An upgrade that was running when bc26d stopped and is not running now ended unseen. */
+static void end_unseen_upgrade(struct manager *m, uint64_t realtime)
+{
+        if (!history_running(m->history))
+                return;
+        history_mark_interrupted(m->history);
+        history_finish(m->history, realtime, "unknown", 0);
+        count(m, COUNTER_UPGRADES_UNKNOWN);
+}
+
+/* The upgrade's record follows the FOTA signals; the history is saved before they are announced.
+ * Progress alone stays in memory until the next saved change. */
+static void record_upgrade(struct manager *m, const struct fota_output *out)
+{
+        const char *revision = modem_get_identity(m->modem)->revision;
+        uint64_t realtime = clock_realtime_usec();
+        bool save = false, finished = false;
+
+        for (size_t i = 0; i < out->n_signals; i++)
+                switch (out->signals[i]) {
+                case FOTA_SIGNAL_STARTED:
+                        end_unseen_upgrade(m, realtime);
+                        history_begin(m->history, realtime, revision, false);
+                        save = true;
+                        break;
+                case FOTA_SIGNAL_FINISHED: {
+                        const char *result = fota_result_to_string(out->signal_result[i]);
+
+                        save |= history_finish(m->history, realtime, result, out->signal_code[i]);
+                        if (revision[0])
+                                history_set_revision_after(m->history, revision);
+                        count(m, counter_from_upgrade_result(result));
+                        finished = true;
+                        break;
+                }
+                }
+        if (out->actions & FOTA_ACTION_RESET)
+                save |= history_reset_used(m->history);
+        if (fota_active(&m->fota))
+                history_progress(m->history, m->fota.st.progress);
+        if (save)
+                save_history(m);
+        if (finished)
+                save_counters(m);
+}
+
 static void apply_fota(struct manager *m, enum fota_phase old_phase, const struct fota_output *out,
                        const char *urc, uint64_t now)
 {
-        fota_journal(&m->fota, out, urc);
+        const struct history_entry *running = history_running(m->history);
+        struct fota_journal_firmware fw = {
+                .before = running ? running->revision_before : "",
+                .after = modem_get_identity(m->modem)->revision,
+        };
+
+        fota_journal(&m->fota, out, urc, &fw);
         apply_gate(m, old_phase, now);
         if (out->actions & FOTA_ACTION_PERSIST)
                 persist(m);
+        record_upgrade(m, out);
         if (out->actions & FOTA_ACTION_RESET) {
                 int r = modem_reset(m->modem, "guide table 2: no END within the upgrade window", true, now);
 
@@ -264,6 +376,13 @@ static void ch_line(void *ud, const char *text, const struct at_line *l, uint64_
 
                         fota_on_urc(&m->fota, &l->urc.fota, now, &out);
                         apply_fota(m, old_phase, &out, text, now);
+                        return;
+                }
+                if (l->urc.type == URC_CEREG) {
+                        /* Costs no command, so it counts also while gated; a fresh reading follows
+                         * only when the gate is open (network_refresh refuses otherwise). */
+                        network_on_urc(m->network, &l->urc, now);
+                        (void) network_refresh(m->network, now);
                         return;
                 }
                 lwm2m_on_line(m->lwm2m, l, now);
@@ -369,6 +488,8 @@ static void modem_rebooted(void *ud, enum modem_reboot_cause cause)
 
         log_full(cause == MODEM_REBOOT_UNEXPECTED ? LOG_WARNING : LOG_INFO, fields, "Module rebooted (cause: %s)",
                  modem_reboot_cause_to_string(cause));
+        count(m, counter_from_reboot_cause(modem_reboot_cause_to_string(cause)));
+        save_counters(m);
         if (m->bus)
                 bus_emit_module_rebooted(m->bus, modem_reboot_cause_to_string(cause));
 }
@@ -395,8 +516,16 @@ static void modem_reset_rung(void *ud, enum modem_rung rung, bool recovered)
         }
 }
 
+static void modem_probed(void *ud, uint64_t now)
+{
+        struct manager *m = ud;
+
+        (void) network_refresh(m->network, now);
+}
+
 static const struct modem_ops modem_ops = {
         .state_changed = modem_state_changed,
+        .probed = modem_probed,
         .rebooted = modem_rebooted,
         .reset_attempt = modem_reset_attempt,
         .reset_rung = modem_reset_rung,
@@ -416,10 +545,14 @@ static void lwm2m_registered_cb(void *ud)
         struct fota_output out;
 
         log_info("Registered to the LwM2M server %s:%u", m->cfg.server, m->cfg.port);
-        if (m->fota.st.phase != FOTA_PHASE_REPORTING)
-                return;
-        fota_on_reregistered(&m->fota, now, &out);
-        apply_fota(m, FOTA_PHASE_REPORTING, &out, NULL, now);
+        if (m->fota.st.phase == FOTA_PHASE_REPORTING) {
+                fota_on_reregistered(&m->fota, now, &out);
+                apply_fota(m, FOTA_PHASE_REPORTING, &out, NULL, now);
+        }
+        /* The module is back after the last upgrade: its firmware now (AT+CGMR of this init). */
+        if (history_set_revision_after(m->history, modem_get_identity(m->modem)->revision))
+                save_history(m);
+        (void) network_refresh(m->network, now);
 }
 
 static void lwm2m_data_received(void *ud, unsigned obj, unsigned inst, unsigned res, const uint8_t *data, size_t len)
@@ -439,6 +572,7 @@ static void lwm2m_send_done(void *ud, uint64_t cookie, int result, const char *w
                 log_warning("Send %llu failed: %s", (unsigned long long) cookie, why);
         else
                 log_info("Send %llu acknowledged (SEND OK)", (unsigned long long) cookie);
+        count(m, result < 0 ? COUNTER_SEND_FAILED : COUNTER_SEND_OK);
         if (m->bus)
                 bus_send_done(m->bus, cookie, result, why);
 }
@@ -473,13 +607,52 @@ static int bus_send(void *ud, unsigned obj, unsigned inst, unsigned res, const u
         struct manager *m = ud;
         int r = lwm2m_send(m->lwm2m, obj, inst, res, data, len, cookie, clock_boottime_usec());
 
+        if (r < 0)
+                count(m, COUNTER_SEND_REFUSED);
         after_event(m);
         return r;
+}
+
+static int bus_refresh(void *ud)
+{
+        struct manager *m = ud;
+        int r = network_refresh(m->network, clock_boottime_usec());
+
+        after_event(m);
+        return r;
+}
+
+static const struct counters *bus_counters(void *ud)
+{
+        struct manager *m = ud;
+
+        return &m->counters;
+}
+
+static const struct history *bus_history(void *ud)
+{
+        struct manager *m = ud;
+
+        return m->history;
 }
 
 static const struct bus_handlers bus_handlers = {
         .reset = bus_reset,
         .send = bus_send,
+        .refresh = bus_refresh,
+        .counters = bus_counters,
+        .history = bus_history,
+};
+
+/* ---- network -> manager ------------------------------------------------------------------- */
+
+static void network_changed(void *ud, unsigned what)
+{
+        sync_bus(ud);
+}
+
+static const struct network_ops network_ops = {
+        .changed = network_changed,
 };
 
 /* The loop runs: now take the bus name (so clients never see a half-started daemon). */
@@ -564,6 +737,45 @@ static void restore_fota(struct manager *m, uint64_t now)
         apply_fota(m, FOTA_PHASE_IDLE, &out, NULL, now);
 }
 
+/* The history and the counters from the state dir; a corrupt file was moved aside (never fatal:
+ * the gate does not depend on them). */
+static void load_records(struct manager *m)
+{
+        char why[256] = "";
+        int r;
+
+        r = history_load(m->history, m->state_dir, why, sizeof(why));
+        if (r < 0 && r != -ENOENT)
+                log_error("The upgrade history in %s is unusable (%s); starting a new one", m->state_dir,
+                          why[0] ? why : strerror(-r));
+        why[0] = '\0';
+        r = counters_load(&m->counters, m->state_dir, why, sizeof(why));
+        if (r < 0 && r != -ENOENT)
+                log_error("The counters in %s are unusable (%s); counting from 0", m->state_dir,
+                          why[0] ? why : strerror(-r));
+}
+
+/* After the DFOTA state is restored: an upgrade still running is the one the history shows
+ * running (now marked interrupted), or one that started while bc26d was down (recorded now,
+ * interrupted); one the history shows running that is over ended unseen. Recorded once. */
+static void reconcile_history(struct manager *m)
+{
+        uint64_t realtime = clock_realtime_usec();
+        bool save;
+
+        if (fota_active(&m->fota)) {
+                save = history_running(m->history) ? history_mark_interrupted(m->history) :
+                       history_begin(m->history, realtime, "", true);
+        } else {
+                save = history_running(m->history) != NULL;
+                end_unseen_upgrade(m, realtime);
+        }
+        if (save) {
+                save_history(m);
+                save_counters(m);
+        }
+}
+
 int manager_new(const struct config *cfg, const char *state_dir, struct manager **out)
 {
         struct modem_config mc = {
@@ -576,6 +788,7 @@ int manager_new(const struct config *cfg, const char *state_dir, struct manager 
                 .pwrkey_pulse_usec = cfg->pwrkey.pulse_ms * USEC_PER_MSEC,
                 .need_imei = cfg->endpoint[0] == '\0',        /* the IMEI is the endpoint name */
         };
+        struct network_config nc = { .command_timeout_usec = cfg->command_timeout_ms * USEC_PER_MSEC };
         struct lwm2m_config lc;
         struct manager *m;
         int r;
@@ -618,11 +831,17 @@ int manager_new(const struct config *cfg, const char *state_dir, struct manager 
         m->modem = modem_new(&mc, m->ch, m->gpio, &modem_ops, m);
         lwm2m_config_from(&lc, cfg);
         m->lwm2m = lwm2m_new(&lc, m->ch, &lwm2m_ops, m);
-        if (!m->modem || !m->lwm2m) {
+        m->network = network_new(&nc, m->ch, &network_ops, m);
+        if (!m->modem || !m->lwm2m || !m->network) {
                 r = -ENOMEM;
                 goto fail;
         }
+        r = history_new(cfg->history, &m->history);
+        if (r < 0)
+                goto fail;
+        load_records(m);
         restore_fota(m, clock_boottime_usec());
+        reconcile_history(m);
         {
                 struct bus_snapshot snap;
 
@@ -659,6 +878,7 @@ struct manager *manager_free(struct manager *m)
         service_free(m->service);
         inhibit_free(m->inhibit);       /* releases the locks, also on shutdown mid-upgrade */
         bus_free(m->bus);
+        network_free(m->network);
         lwm2m_free(m->lwm2m);
         modem_free(m->modem);
         serial_free(m->serial);
@@ -671,6 +891,7 @@ struct manager *manager_free(struct manager *m)
         if (m->base)
                 event_base_free(m->base);
         gpio_close(m->gpio);
+        history_free(m->history);
         free(m->state_dir);
         free(m);
         return NULL;
@@ -685,5 +906,6 @@ int manager_run(struct manager *m)
                 return -EIO;
         if (event_base_dispatch(m->base) < 0)
                 return -EIO;
+        save_counters(m);       /* the send counters, which are not saved on every send */
         return m->exit_error;
 }

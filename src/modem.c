@@ -22,6 +22,7 @@ enum init_step {
         INIT_ECHO_OFF,
         INIT_CMEE,
         INIT_QSCLK,
+        INIT_CEREG,             /* AT+CEREG=5, or =2 if refused: registration and cell as URCs */
         INIT_ATI,
         INIT_CGMR,
         INIT_CGSN,
@@ -58,6 +59,7 @@ struct modem {
         bool sync_inflight;
         enum init_step step;
         bool ipr_autobaud;
+        bool cereg_fallback;            /* AT+CEREG=5 was refused: try AT+CEREG=2 */
         unsigned init_failures;
         unsigned id_failures;           /* AT+CGSN=1 without an IMEI, in a row */
         uint64_t init_retry_at;         /* retry the current init step (0: none) */
@@ -176,6 +178,7 @@ static void sync_done(void *ud, const struct at_response *r)
                 enter_state(m, MODEM_STATE_INITIALIZING);
                 m->step = INIT_ECHO_OFF;
                 m->ipr_autobaud = false;
+                m->cereg_fallback = false;
                 init_next(m, r->now);
                 return;
         case AT_STATUS_TIMEOUT:
@@ -228,6 +231,7 @@ static const struct {
         [INIT_ECHO_OFF] = { AT_CMD_ECHO_OFF, "ATE0", NULL, false },
         [INIT_CMEE]     = { AT_CMD_CMEE, "AT+CMEE=1", NULL, false },
         [INIT_QSCLK]    = { AT_CMD_QSCLK, "AT+QSCLK=0", NULL, false },
+        [INIT_CEREG]    = { AT_CMD_CEREG_SET, "AT+CEREG=5", NULL, false },
         [INIT_ATI]      = { AT_CMD_ATI, "ATI", NULL, true },       /* Quectel_Ltd, Quectel_BC26, Revision: */
         [INIT_CGMR]     = { AT_CMD_CGMR, "AT+CGMR", "Revision:", false },
         [INIT_CGSN]     = { AT_CMD_CGSN, "AT+CGSN=1", "+CGSN:", false },
@@ -290,6 +294,8 @@ static void init_next(struct modem *m, uint64_t now)
                 snprintf(text, sizeof(text), "AT+IPR=%u", m->cfg.baudrate);
                 req.text = text;
         }
+        if (m->step == INIT_CEREG && m->cereg_fallback)
+                req.text = "AT+CEREG=2";        /* location URCs without the PSM and cause fields */
         r = at_channel_submit(m->ch, &req, now);
         if (r == -EBUSY)
                 enter_state(m, MODEM_STATE_WAITING);
@@ -357,6 +363,7 @@ static void parse_identity(struct modem *m, enum init_step step, const struct at
                 case INIT_ECHO_OFF:
                 case INIT_CMEE:
                 case INIT_QSCLK:
+                case INIT_CEREG:
                 case INIT_IPR_SET:
                 case INIT_SAVE:
                 case INIT_DONE:
@@ -407,6 +414,20 @@ static void init_done(void *ud, const struct at_response *r)
                 break;
         case AT_STATUS_ERROR:
         case AT_STATUS_CME_ERROR:
+                /* 27.007 lets a module support fewer +CEREG modes than 5 (the PSM fields): fall back
+                 * to 2, which still reports stat, TAC and cell; without either, status is read by
+                 * polling only. Never a reason to fail the init. */
+                if (step == INIT_CEREG && !m->cereg_fallback) {
+                        log_info("Module refused AT+CEREG=5; asking for AT+CEREG=2");
+                        m->cereg_fallback = true;
+                        init_next(m, r->now);
+                        return;
+                }
+                if (step == INIT_CEREG) {
+                        log_warning("Module refused AT+CEREG=5 and AT+CEREG=2: registration changes "
+                                    "will be seen only when the status is read; continuing");
+                        break;
+                }
                 /* The module is alive; a refused init command is worth a warning, not a loop. */
                 if (r->status == AT_STATUS_CME_ERROR)
                         log_warning("Module refused %s during initialisation (+CME ERROR: %d); continuing",
@@ -461,6 +482,8 @@ static void probe_done(void *ud, const struct at_response *r)
         case AT_STATUS_ERROR:
         case AT_STATUS_CME_ERROR:
                 m->probe_failures = 0;
+                if (m->ops->probed)
+                        m->ops->probed(m->ud, r->now);
                 break;
         case AT_STATUS_TIMEOUT:
                 m->probe_failures++;

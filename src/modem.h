@@ -59,6 +59,8 @@ struct modem_ops {
         void (*reset_attempt)(void *ud, enum modem_rung rung, const char *why);  /* a rung fires */
         void (*reset_rung)(void *ud, enum modem_rung rung, bool recovered);     /* its outcome */
         void (*identity_changed)(void *ud);
+        /* The liveness probe was answered (other readings may ride on it: no timer of their own). */
+        void (*probed)(void *ud, uint64_t now);
 };
 
 struct modem;

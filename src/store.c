@@ -1,5 +1,6 @@
-/* store.c - the persisted DFOTA state: strict text encode/decode (pure) and the atomic file edge
- * (temp file, fsync, rename, directory fsync; corrupt files are moved aside, never reused). */
+/* store.c - the persisted DFOTA state: strict text encode/decode (pure) and its file edge over
+ * durable.c (temp file, fsync, rename, directory fsync; corrupt files are moved aside, never
+ * reused). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -7,11 +8,12 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "durable.h"
 #include "store.h"
 
 #define STORE_MAGIC             "bc26d-fota-state 1"
@@ -277,75 +279,15 @@ int store_decode(const char *text, size_t len, struct store_record *rec, char *w
         return 0;
 }
 
-static int join(char *buf, size_t size, const char *dir, const char *name)
-{
-        int n = snprintf(buf, size, "%s/%s", dir, name);
-
-        return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-        int fd, r = 0;
-
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        if (fsync(fd) < 0)
-                r = -errno;
-        (void) close(fd);
-        return r;
-}
-
 int store_save(const char *dir, const struct store_record *rec)
 {
         char buf[STORE_FILE_MAX];
-        char tmp[PATH_MAX], path[PATH_MAX];
-        int fd, n, r;
+        int n;
 
         n = store_encode(rec, buf, sizeof(buf));
         if (n < 0)
                 return n;
-        r = join(tmp, sizeof(tmp), dir, STORE_FILE_NAME ".tmp");
-        if (r < 0)
-                return r;
-        r = join(path, sizeof(path), dir, STORE_FILE_NAME);
-        if (r < 0)
-                return r;
-
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0)
-                return -errno;
-        r = write_all(fd, buf, (size_t) n);
-        if (r == 0 && fsync(fd) < 0)
-                r = -errno;
-        /* close() can report a delayed write error (NFS); it counts. */
-        if (close(fd) < 0 && r == 0)
-                r = -errno;
-        if (r == 0 && rename(tmp, path) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) unlink(tmp);
-                return r;
-        }
-        /* Make the rename itself durable: a power cut must not bring back the old state. */
-        return fsync_dir(dir);
+        return durable_write(dir, STORE_FILE_NAME, buf, (size_t) n);
 }
 
 static int read_bounded(int fd, char *buf, size_t size, size_t *len)
@@ -371,37 +313,33 @@ static int read_bounded(int fd, char *buf, size_t size, size_t *len)
 
 int store_load(const char *dir, struct store_record *rec, char *why, size_t why_size)
 {
-        char buf[STORE_FILE_MAX + 1];   /* one byte more tells "too big" from "exactly full" */
         char path[PATH_MAX], aside[PATH_MAX], reason[192];
         struct timespec ts;
-        size_t len;
-        int fd, r;
+        char *buf = NULL;
+        size_t len = 0;
+        int r;
 
-        r = join(path, sizeof(path), dir, STORE_FILE_NAME);
-        if (r < 0)
+        r = durable_read(dir, STORE_FILE_NAME, STORE_FILE_MAX, &buf, &len);
+        if (r == -EFBIG) {
+                (void) snprintf(reason, sizeof(reason), "file larger than %d bytes", STORE_FILE_MAX);
+        } else if (r < 0) {
                 return r;
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        r = read_bounded(fd, buf, sizeof(buf), &len);
-        (void) close(fd);
-        if (r < 0)
-                return r;
-
-        r = store_decode(buf, len, rec, reason, sizeof(reason));
-        if (r != -EBADMSG)
-                return r;
+        } else {
+                r = store_decode(buf, len, rec, reason, sizeof(reason));
+                free(buf);
+                if (r != -EBADMSG)
+                        return r;
+        }
 
         /* Keep the evidence for a human, and never trip over the same file again. */
+        (void) snprintf(path, sizeof(path), "%s/%s", dir, STORE_FILE_NAME);
         if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
                 ts.tv_sec = 0;
-        r = snprintf(aside, sizeof(aside), "%s.corrupt-%lld", path, (long long) ts.tv_sec);
-        if (r < 0 || (size_t) r >= sizeof(aside))
-                return fail(why, why_size, "%s: %s; name too long to move it aside", path, reason);
-        if (rename(path, aside) < 0)
+        r = durable_move_aside(dir, STORE_FILE_NAME, (uint64_t) ts.tv_sec * 1000000, aside,
+                               sizeof(aside));
+        if (r < 0)
                 return fail(why, why_size, "%s: %s; could not move it aside: %s", path, reason,
-                            strerror(errno));
-        (void) fsync_dir(dir);
+                            strerror(-r));
         return fail(why, why_size, "%s: %s; moved aside to %s", path, reason, aside);
 }
 

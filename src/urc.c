@@ -439,22 +439,97 @@ static int decode_datarecv(struct span *a, struct urc *u)
         return 0;
 }
 
-/* URC form +CEREG: <stat>[,[<tac>],...]: n=1 has only stat, n>=2 continues with a quoted (or
- * empty) tac. The read response "<n>,<stat>" has a bare number second, which is how Quectel's RIL
- * tells them apart (bc26-at.md 2, 8); without an expect prefix that shape is not a URC. */
+/* An optional quoted hex string of 1..max digits ("" or nothing: absent), upper-cased into buf. */
+static int parse_opt_hex(struct span *s, char *buf, size_t max)
+{
+        size_t k = 0;
+
+        buf[0] = '\0';
+        skip_blanks(s);
+        if (s->n == 0 || s->p[0] == ',')
+                return 0;
+        if (!eat(s, "\""))
+                return -EINVAL;
+        while (s->n > 0 && s->p[0] != '"') {
+                if (!is_hex(s->p[0]) || k >= max)
+                        return -EINVAL;
+                buf[k++] = (s->p[0] >= 'a' && s->p[0] <= 'f') ? (char) (s->p[0] - 'a' + 'A') : s->p[0];
+                advance(s, 1);
+        }
+        if (!eat(s, "\""))
+                return -EINVAL;
+        buf[k] = '\0';
+        return 0;
+}
+
+/* An optional decimal integer in [min, max]; *out = absent when the field is empty. */
+static int parse_opt_int(struct span *s, long min, long max, int absent, int *out)
+{
+        skip_blanks(s);
+        if (s->n == 0 || s->p[0] == ',') {
+                *out = absent;
+                return 0;
+        }
+        return parse_int(s, min, max, out);
+}
+
+/* An optional quoted one-byte timer in bit format, e.g. "00100100" (27.007 Active-Time, Periodic-TAU). */
+static int skip_opt_bits(struct span *s)
+{
+        size_t k = 0;
+
+        skip_blanks(s);
+        if (s->n == 0 || s->p[0] == ',')
+                return 0;
+        if (!eat(s, "\""))
+                return -EINVAL;
+        while (s->n > 0 && (s->p[0] == '0' || s->p[0] == '1') && k < 8) {
+                advance(s, 1);
+                k++;
+        }
+        return eat(s, "\"") ? 0 : -EINVAL;
+}
+
+/* URC form (27.007 10.1.22, BC26 AT manual 2.8):
+ *   +CEREG: <stat>[,[<tac>],[<ci>],[<AcT>][,[<cause_type>],[<reject_cause>][,[<Active-Time>],[<Periodic-TAU>]]]]
+ * n=1 has only stat; n=2..5 continue with the three location fields (each may be empty), n=3/5 add
+ * the cause pair, n=4/5 the PSM timers. tac and ci are quoted strings: the read response
+ * "<n>,<stat>[,...]" has a bare number second, which is how Quectel's RIL tells them apart
+ * (bc26-at.md 2, 8); without an expect prefix that shape is not a URC. */
 static int decode_cereg(struct span *a, struct urc *u)
 {
-        int stat;
+        struct urc v = { .type = URC_CEREG, .cereg = { .act = -1 } };
+        int ignored;
 
-        if (parse_int(a, 0, 10, &stat) < 0)
+        if (parse_int(a, 0, 10, &v.cereg.stat) < 0)
                 return -EINVAL;
-        if (!at_end(a)) {
-                if (!eat_comma(a) || !(starts_with(a, "\"") || starts_with(a, ",")))
-                        return -EINVAL;
-        }
-        u->type = URC_CEREG;
-        u->cereg.stat = stat;
+        if (at_end(a))
+                goto done;
+        if (!eat_comma(a) || parse_opt_hex(a, v.cereg.tac, sizeof(v.cereg.tac) - 1) < 0 ||
+            !eat_comma(a) || parse_opt_hex(a, v.cereg.ci, sizeof(v.cereg.ci) - 1) < 0 ||
+            !eat_comma(a) || parse_opt_int(a, 0, 15, -1, &v.cereg.act) < 0)
+                return -EINVAL;
+        if (at_end(a))
+                goto done;
+        if (!eat_comma(a) || parse_opt_int(a, 0, 255, -1, &ignored) < 0 ||
+            !eat_comma(a) || parse_opt_int(a, 0, 65535, -1, &ignored) < 0)
+                return -EINVAL;
+        if (at_end(a))
+                goto done;
+        if (!eat_comma(a) || skip_opt_bits(a) < 0 || !eat_comma(a) || skip_opt_bits(a) < 0 || !at_end(a))
+                return -EINVAL;
+done:
+        *u = v;
         return 0;
+}
+
+int urc_decode_cereg(const char *fields, struct urc *out)
+{
+        struct span s = { .p = fields, .n = fields ? strlen(fields) : 0 };
+
+        if (!fields || !out)
+                return -EINVAL;
+        return decode_cereg(&s, out);
 }
 
 /* URC form +CSCON: <mode> (0 idle, 1 connected); the read response is "<n>,<mode>". */

@@ -66,7 +66,12 @@ struct urc {
                 struct fota_urc fota;
                 struct { int flag; unsigned obj, inst; int res; } observe;     /* res -1: all */
                 struct { unsigned obj, inst, res, len; } datarecv;
-                struct { int stat; } cereg;
+                struct {
+                        int stat;       /* <stat> 0..10 */
+                        char tac[5];    /* <tac>: 1..4 hex digits, upper case, as given; "" absent */
+                        char ci[9];     /* <ci>: 1..8 hex digits, upper case, as given; "" absent */
+                        int act;        /* <AcT> 0..15 (9 = NB-IoT); -1 absent */
+                } cereg;
                 struct { int mode; } cscon;
                 struct { char code[URC_TEXT_MAX]; } cpin;
                 struct { int fun; } cfun;
@@ -98,6 +103,11 @@ struct at_classify_ctx {
  * A line that names a known URC but does not parse is AT_LINE_UNKNOWN, except any
  * +QIND: "FOTA" line, which is always URC_FOTA (FOTA_URC_UNKNOWN if not understood). */
 void at_classify(const char *line, const struct at_classify_ctx *ctx, struct at_line *out);
+
+/* Decode the fields of a +CEREG: URC after the prefix, "<stat>[,[<tac>],[<ci>],[<AcT>][,[<cause_type>],
+ * [<reject_cause>][,[<Active-Time>],[<Periodic-TAU>]]]]" (n=1..5), into out (type URC_CEREG). Also the
+ * tail of the AT+CEREG? read response after its "<n>,". 0, or -EINVAL with out untouched. */
+int urc_decode_cereg(const char *fields, struct urc *out);
 
 /* Names for logs and tests. */
 const char *at_line_class_to_string(enum at_line_class c);

@@ -28,6 +28,7 @@ Control socket protocol (one request line -> exactly one reply line "ok..." or
   unplug <seconds>              close the pty; relink a new one after <seconds> (0: wait for replug)
   replug                        relink now
   state                         ok echo=<0|1> registered=<0|1> updating=<0|1> silent=<0|1> commands=<n>
+                                cereg=<0..5> stat=<0..5>   (AT+CEREG=<n> stored; +CEREG <stat> now)
   quit                          ok, then exit
 
 Faults on demand (all off by default; each request is logged as "# <cmd> <args>"):
@@ -50,6 +51,26 @@ Faults on demand (all off by default; each request is logged as "# <cmd> <args>"
   qrst-while-flashing ignore|obey
                                 sticky: AT+QRST=1 while UPDATING (default ignore)
   midline-reboot on|off         sticky: restarts cut a line short with their preamble
+
+Radio status (each request logged as "# <cmd> <args>"; see "Radio status" below):
+
+  radio stat <0..5>             sticky: the registration the network gives (also what every
+                                later attach ends in); prints the +CEREG URC per the stored n
+                                (none if n=0), even when the stat did not change
+  radio cell <tac> <ci>         tac: 4 hex digits, ci: 1..8 hex digits (printed as given,
+                                uppercased: Quectel prints no leading zeros, e.g. "6923252");
+                                prints the URC if n>=2 and registered (1 or 5)
+  radio signal <rsrp_dbm> <rsrq_db> <rssi_dbm> <snr_db> [ecl] [earfcn] [pci] [band]
+                                integers; what AT+CESQ/AT+CSQ/AT+QENG=0 report from now on
+                                (fields not given keep their value; ends "radio unknown")
+  radio unknown                 no serving cell measured: CESQ 99,99,255,255,255,255,
+                                CSQ 99,99, QENG=0 ERROR (+CME ERROR: 30 with CMEE=1)
+  radio psm on|off              sticky (off): n=4/5 forms carry Active-Time/Periodic-TAU
+  radio neighbour none|<earfcn> <pci> <rsrp_dbm>
+                                the "+QENG: 1,..." line after the serving cell (default one)
+  cereg-max <0..5>              sticky (5): the firmware refuses AT+CEREG=<n> above it
+  fota-revision <rev>           one-shot: the next END,0 installs firmware <rev> (AT+CGMR and
+                                ATI answer it from then on); END,x keeps the old one
 
 The module is serial.  An answer is the response lines plus the final result;
 the echo is written when the command is interpreted.  A command is
@@ -115,6 +136,39 @@ Command-line switches beyond the obvious ones:
                      "reset"/"power-on" also end a hold; "urc", "raw", "play" are refused
                      while held.
 
+Radio status (formats of the BC26 AT commands manual and 3GPP TS 27.007):
+
+- AT+CEREG=<n> (n 0..cereg-max; empty = 0) -> OK, else ERROR (+CME ERROR: 50 with
+  CMEE=1).  n is forgotten at every restart (0 after boot).  AT+CEREG=? -> "+CEREG: (0-<max>)".
+- AT+CEREG? -> "+CEREG: <n>,<fields>"; URC "+CEREG: <fields>", where <fields> is
+  <stat> (n=1, or not registered), <stat>,"<tac>","<ci>",9 (n>=2 and stat 1 or 5), plus
+  ,,,"00100100","01000111" (n 4/5 with "radio psm on": empty cause_type/reject_cause, then
+  Active-Time and Periodic-TAU).  Optional fields that are not available are left out at the
+  end (27.007 "provided only if available"; what real Quectel/nRF91 lines show); reject
+  causes are never given.  The URC comes on every "radio stat", on "radio cell" (n>=2,
+  registered), and at the end of every boot (the attach, see below) if n>=1 by then.
+  Each is logged "# urc +CEREG: ...".
+- A (re)start sets stat 2 (searching) at its preamble; the boot's last step (where +IP was)
+  attaches: stat becomes the "radio stat" value (default 1), the URC if n>=1, then +IP only
+  if that is 1 or 5.  "play reboot" attaches silently (no +IP, as before).  The module is
+  attached from the start without --boot, and after a replug.
+- AT+CESQ -> "+CESQ: <rxlev>,99,255,255,<rsrq>,<rsrp>": rxlev = rssi+111 (0..63),
+  rsrq = (rsrq_db+20)*2 (0..34), rsrp = rsrp_dbm+141 (0..97), each clamped (27.007 tables).
+  AT+CSQ -> "+CSQ: <(rssi+113)//2 clamped 0..31>,99".  Signal and stat are independent.
+- AT+QENG=0 -> '+QENG: 0,<earfcn>,2,<pci>,"<ci>",<rsrp>,<rsrq>,<rssi>,<snr>,<band>,
+  "<tac>",<ecl>,90' then '+QENG: 1,<earfcn>,2,<pci>,<rsrp>' (neighbour), OK.  Defaults
+  are the manual's example: +QENG: 0,2506,2,62,"6923252",-84,-10,-74,2,5,"69C9",0,90
+  (so AT+CESQ gives 37,99,255,255,20,57 and AT+CSQ 19,99).  Other AT+QENG forms: ERROR.
+- Like every command these are logged and counted when received, and not answered while
+  the interpreter is down (flashing, booting, silent).  A "radio" change prints its URC in
+  any FOTA phase, but the START restart forgets n, so from START to the attach after END
+  there is none (test a URC during an upgrade while DOWNLOADING/DOWNLOADED).  The "noise"
+  URC "+CEREG: 1" ignores n and stat and changes neither.
+- Not confirmed in the manual (BC26 AT manual pages seen: CEREG and CESQ sections; QENG only
+  through bc26-at.md): the cell ID without leading zeros, the n=4/5 field layout on BC26
+  (taken from 27.007 and other modules), the QENG answer when not camped, CSQ derived from
+  RSSI, and tx_pwr (fixed 90 as in the example).
+
 Resetting an interrupted upgrade (guide section 4, table 2): a reset (control
 "reset"/"power-on", --gpio, or AT+QRST=1 while the interpreter is up) while the upgrade
 is DOWNLOADED makes the module boot and then run the update (START ... END);
@@ -164,6 +218,7 @@ MAX_GARBAGE = 1 << 20
 SPLIT_BULK = 4096              # --split: no gaps while more than this is queued
 IPR_RATES = (0, 4800, 9600, 57600, 115200, 230400, 460800, 921600)
 CME_INCORRECT_PARAMS = 50       # 3GPP 27.007 "incorrect parameters"
+CME_NO_NETWORK = 30             # 3GPP 27.007 "no network service"
 MAX_QUEUED = 64                 # commands queued behind a delayed answer
 MAX_LATE = 16                   # pending "late" one-shots
 GPIO_POLL = 0.02                # --gpio: seconds between looks at the file
@@ -184,6 +239,40 @@ CHOICES = {"send-result": ("ok", "fail", "error"),
            "qlwrd-fault": ("none", "error", "junk", "once-error", "once-junk"),
            "qrst-while-flashing": ("ignore", "obey")}
 DELAYS = {"answer-delay": "answer_delay", "boot-slow": "boot_slow", "send-delay": "send_delay"}
+
+# Radio status (see "Radio status" in the module docstring).  The defaults are the
+# serving cell of the BC26 manual's AT+QENG example.
+STAT_SEARCHING = 2              # +CEREG <stat> from a (re)start until the attach
+REGISTERED = (1, 5)             # home, roaming
+CEREG_MAX = 5
+ACT_NB_S1 = 9
+PSM_TIMERS = ('"00100100"', '"01000111"')  # Active-Time 4 min, Periodic-TAU 70 h (27.007 examples)
+# radio signal: name, default, lowest, highest accepted
+SIGNAL_FIELDS = (("rsrp", -84, -160, -20), ("rsrq", -10, -40, 10), ("rssi", -74, -150, 0),
+                 ("snr", 2, -30, 50), ("ecl", 0, 0, 2), ("earfcn", 2506, 0, 262143),
+                 ("pci", 62, 0, 503), ("band", 5, 1, 255))
+SIGNAL_USAGE = "radio signal <rsrp_dbm> <rsrq_db> <rssi_dbm> <snr_db> [ecl] [earfcn] [pci] [band]"
+EARFCN_OFFSET = 2
+TX_POWER = 90
+DEFAULT_TAC, DEFAULT_CI = "69C9", "6923252"
+DEFAULT_NEIGHBOUR = (2506, 63, -95)        # earfcn, pci, rsrp (dBm)
+
+
+def clamp(v, lo, hi):
+    return max(lo, min(hi, v))
+
+
+def cesq_indices(sig):
+    """(rxlev, rsrq, rsrp) indices of 3GPP TS 27.007 +CESQ for integer dBm/dB values:
+    rxlev n: -111+n <= rssi < -110+n (0..63); rsrq n: -20+n/2 <= rsrq < -19.5+n/2 (0..34);
+    rsrp n: -141+n <= rsrp < -140+n (0..97); the ends take everything beyond them."""
+    return (clamp(sig["rssi"] + 111, 0, 63), clamp((sig["rsrq"] + 20) * 2, 0, 34),
+            clamp(sig["rsrp"] + 141, 0, 97))
+
+
+def csq_index(rssi):
+    """+CSQ <rssi>: 0 <= -113 dBm, 1 = -111, 2..30 = -109..-53 (2 dB steps), 31 >= -51."""
+    return clamp((rssi + 113) // 2, 0, 31)
 
 # FOTA phases as the guide's section 4.1 names them.
 FOTA_IDLE, FOTA_DOWNLOADING, FOTA_DOWNLOADED, FOTA_UPDATING = (
@@ -406,6 +495,16 @@ class Sim:
         self.updating = False
         self.booting = False    # interpreter down from a (re)start until RDY (+ boot-slow)
         self.boot_timer = None
+        # Radio status: the network's side survives reboots ("radio ..." controls).
+        self.net_stat = 1       # what an attach ends in ("radio stat")
+        self.stat = self.net_stat
+        self.tac, self.ci = DEFAULT_TAC, DEFAULT_CI
+        self.signal = {name: default for name, default, _, _ in SIGNAL_FIELDS}
+        self.signal_known = True
+        self.neighbour = DEFAULT_NEIGHBOUR
+        self.psm = False
+        self.cereg_max = CEREG_MAX  # sticky "firmware" limit ("cereg-max")
+        self.next_revision = None   # what a successful END installs ("fota-revision")
         self.reset_module_state()
 
     # ---- time and timers ------------------------------------------------
@@ -453,6 +552,7 @@ class Sim:
         any answer not written yet."""
         self.echo = True
         self.cmee = 0
+        self.cereg_n = 0        # AT+CEREG=<n> is not kept across a restart
         self.serv = None
         self.conf = None
         self.objs = []
@@ -782,6 +882,77 @@ class Sim:
             return ["+CGSN: " + self.o.imei, "OK"]
         return ["ERROR"]
 
+    # ---- radio status ------------------------------------------------------
+
+    def cereg_fields(self, n):
+        """<stat> and what mode n adds to it (module docstring, "Radio status")."""
+        text = "%d" % self.stat
+        if n >= 2 and self.stat in REGISTERED:
+            text += ',"%s","%s",%d' % (self.tac, self.ci, ACT_NB_S1)
+            if n >= 4 and self.psm:
+                text += ",,,%s,%s" % PSM_TIMERS
+        return text
+
+    def cereg_urc(self, cell_change=False):
+        """The +CEREG URC of a registration (or, cell_change, a cell) change, per the stored n."""
+        if self.cereg_n == 0 or (cell_change and (self.cereg_n < 2 or self.stat not in REGISTERED)):
+            return
+        if self.master is None or self.in_reset:
+            return          # nothing leaves the module (and n is forgotten at the next boot)
+        text = "+CEREG: " + self.cereg_fields(self.cereg_n)
+        self.log_event("urc " + text)
+        self.urc(text)
+
+    def attach_step(self, ip=True):
+        """The end of a boot: the module attaches with what "radio stat" says (+CEREG URC
+        if AT+CEREG=<n> was sent since), and prints +IP if that is a registration."""
+        self.stat = self.net_stat
+        self.cereg_urc()
+        if ip and self.stat in REGISTERED:
+            self.urc(IP_URC)
+
+    def at_cereg(self, kind, args):
+        if kind == "read":
+            return ["+CEREG: %d,%s" % (self.cereg_n, self.cereg_fields(self.cereg_n)), "OK"]
+        if kind == "test":
+            return ["+CEREG: (0-%d)" % self.cereg_max, "OK"]
+        if kind == "set" and len(args) == 1:
+            n = 0 if args[0] == ("", False) else to_int(args[0], 0, self.cereg_max)
+            if n is not None:
+                self.cereg_n = n
+                return ["OK"]
+        return self.error(CME_INCORRECT_PARAMS)
+
+    def at_cesq(self, kind, args):
+        if kind == "test":
+            return ["+CESQ: (0-63,99),(0-7,99),(255),(255),(0-34,255),(0-97,255)", "OK"]
+        if kind != "exec":
+            return self.error(CME_INCORRECT_PARAMS)
+        if not self.signal_known:
+            return ["+CESQ: 99,99,255,255,255,255", "OK"]
+        return ["+CESQ: %d,99,255,255,%d,%d" % cesq_indices(self.signal), "OK"]
+
+    def at_csq(self, kind, args):
+        if kind == "test":
+            return ["+CSQ: (0-31,99),(0-7,99)", "OK"]
+        if kind != "exec":
+            return self.error(CME_INCORRECT_PARAMS)
+        return ["+CSQ: %d,99" % (csq_index(self.signal["rssi"]) if self.signal_known else 99), "OK"]
+
+    def at_qeng(self, kind, args):
+        if kind != "set" or len(args) != 1 or to_int(args[0], 0, 0) != 0:
+            return self.error(CME_INCORRECT_PARAMS)
+        if not self.signal_known:
+            return self.error(CME_NO_NETWORK)
+        g = self.signal
+        lines = ['+QENG: 0,%d,%d,%d,"%s",%d,%d,%d,%d,%d,"%s",%d,%d' % (
+            g["earfcn"], EARFCN_OFFSET, g["pci"], self.ci, g["rsrp"], g["rsrq"], g["rssi"],
+            g["snr"], g["band"], self.tac, g["ecl"], TX_POWER)]
+        if self.neighbour:
+            earfcn, pci, rsrp = self.neighbour
+            lines.append("+QENG: 1,%d,%d,%d,%d" % (earfcn, EARFCN_OFFSET, pci, rsrp))
+        return lines + ["OK"]
+
     def at_ipr(self, kind, args):
         if kind == "read":
             if self.o.autobaud:
@@ -962,6 +1133,7 @@ class Sim:
         self.reset_module_state()
         self.cancel_boot_timer()
         self.booting = True
+        self.stat = STAT_SEARCHING
         data = self.preamble_out()
         if self.midline and restart:
             self.write(MIDLINE_PARTIAL)
@@ -1021,6 +1193,10 @@ class Sim:
             self.fota_phase = FOTA_IDLE
             self.updating = False
             self.reset_module_state()
+            if code == 0 and self.next_revision:
+                # The delta package flashed: AT+CGMR/ATI show the new firmware from now on.
+                self.o.revision, self.next_revision = self.next_revision, None
+                self.log_event("revision " + self.o.revision)
             self.urc(fota('"END",%d' % code))
         return step
 
@@ -1029,13 +1205,13 @@ class Sim:
         steps = [self.fota_step('"START"', FOTA_UPDATING), self.preamble_step]
         steps += [fota('"UPDATING",%d%%,1,1' % p) for p in range(20, 101)]
         steps += [self.preamble_step, self.rdy_step, "+CFUN: 1", self.end_step(code),
-                  "+CPIN: READY", IP_URC]
+                  "+CPIN: READY", self.attach_step]
         return steps
 
     def boot_steps(self, cold=False):
         """A normal boot (preamble section of the task spec / guide 3.2)."""
         first = (lambda: self.preamble_step(restart=False)) if cold else self.preamble_step
-        return [first, self.rdy_step, "+CFUN: 1", "+CPIN: READY", IP_URC]
+        return [first, self.rdy_step, "+CFUN: 1", "+CPIN: READY", self.attach_step]
 
     def download_steps(self):
         return [self.fota_step('"COAPSTART"', FOTA_DOWNLOADING),
@@ -1067,7 +1243,10 @@ class Sim:
                 self.fota_phase = FOTA_IDLE
                 self.updating = False
                 self.preamble_step()
-            return [unexpected, self.rdy_step, "+CFUN: 1", "+CPIN: READY"]
+            def cpin_attach():      # no extra step: the playback ends when it did before
+                self.urc("+CPIN: READY")
+                self.attach_step(ip=False)
+            return [unexpected, self.rdy_step, "+CFUN: 1", cpin_attach]
         return None
 
     def start_playback(self, name, steps, delay):
@@ -1102,7 +1281,7 @@ class Sim:
                 steps = [self.preamble_step]
             else:
                 steps = [self.preamble_step, self.rdy_step, "+CFUN: 1", self.end_step(code),
-                         "+CPIN: READY", IP_URC]
+                         "+CPIN: READY", self.attach_step]
         elif phase == FOTA_DOWNLOADED and self.fota_resume != "none":
             steps = [self.preamble_step, self.rdy_step, "+CFUN: 1"] + self.update_steps(code)
         elif phase == FOTA_DOWNLOADING and self.fota_resume == "redownload":
@@ -1120,6 +1299,7 @@ class Sim:
         self.reset_module_state()
         self.cancel_boot_timer()
         self.in_reset = True
+        self.stat = STAT_SEARCHING
         self.outbuf.clear()
         if self.out_timer:
             self.out_timer.cancel()
@@ -1205,6 +1385,7 @@ class Sim:
         self.in_reset = False
         self.cancel_boot_timer()
         self.reset_module_state()
+        self.stat = self.net_stat       # booted and attached while unplugged (--boot: below)
         self.log_event("replug " + self.ttyname)
         if self.o.boot:
             self.booting = True
@@ -1300,8 +1481,9 @@ class Sim:
         if cmd == "ping":
             return "ok"
         if cmd == "state":
-            return "ok echo=%d registered=%d updating=%d silent=%d commands=%d" % (
-                self.echo, self.registered, self.updating, self.silent, self.commands)
+            return "ok echo=%d registered=%d updating=%d silent=%d commands=%d cereg=%d stat=%d" % (
+                self.echo, self.registered, self.updating, self.silent, self.commands,
+                self.cereg_n, self.stat)
         if cmd == "quit":
             self.stopping = True
             return "ok"
@@ -1338,6 +1520,20 @@ class Sim:
             return "ok"
         if cmd == "late":
             return self.control_late(args)
+        if cmd == "radio":
+            return self.control_radio(args)
+        if cmd == "fota-revision":
+            if len(args) != 1 or not re.fullmatch(r"[\x21-\x7e]{1,63}", args[0]):
+                return "err usage: fota-revision <revision: 1..63 printable characters, no spaces>"
+            self.log_event("fota-revision " + args[0])
+            self.next_revision = args[0]
+            return "ok"
+        if cmd == "cereg-max":
+            if len(args) != 1 or to_int((args[0], False), 0, CEREG_MAX) is None:
+                return "err usage: cereg-max <0..5>"
+            self.log_event("cereg-max " + args[0])
+            self.cereg_max = int(args[0])
+            return "ok"
         if cmd == "noise":
             return self.control_noise(req)
         if cmd == "replug":
@@ -1403,6 +1599,57 @@ class Sim:
         self.log_event("late %s %s" % (args[0], args[1]))
         self.lates.append((args[0].upper(), secs))
         return "ok"
+
+    def control_radio(self, args):
+        sub, rest = (args[0], args[1:]) if args else ("", [])
+        if sub == "stat":
+            if len(rest) != 1 or to_int((rest[0], False), 0, 5) is None:
+                return "err usage: radio stat <0..5>"
+            self.log_event("radio stat " + rest[0])
+            self.net_stat = self.stat = int(rest[0])
+            self.cereg_urc()
+            return "ok"
+        if sub == "cell":
+            if (len(rest) != 2 or not re.fullmatch(r"[0-9A-Fa-f]{4}", rest[0])
+                    or not re.fullmatch(r"[0-9A-Fa-f]{1,8}", rest[1])):
+                return "err usage: radio cell <tac: 4 hex digits> <ci: 1..8 hex digits>"
+            self.log_event("radio cell %s %s" % (rest[0], rest[1]))
+            self.tac, self.ci = rest[0].upper(), rest[1].upper()
+            self.cereg_urc(cell_change=True)
+            return "ok"
+        if sub == "signal":
+            if not 4 <= len(rest) <= len(SIGNAL_FIELDS):
+                return "err usage: " + SIGNAL_USAGE
+            new = dict(self.signal)
+            for text, (name, _, lo, hi) in zip(rest, SIGNAL_FIELDS):
+                if not re.fullmatch(r"-?[0-9]{1,6}", text) or not lo <= int(text) <= hi:
+                    return "err bad %s %s (%d..%d)" % (name, text, lo, hi)
+                new[name] = int(text)
+            self.log_event("radio signal " + " ".join(rest))
+            self.signal, self.signal_known = new, True
+            return "ok"
+        if sub == "unknown" and not rest:
+            self.log_event("radio unknown")
+            self.signal_known = False
+            return "ok"
+        if sub == "psm" and rest in (["on"], ["off"]):
+            self.log_event("radio psm " + rest[0])
+            self.psm = rest[0] == "on"
+            return "ok"
+        if sub == "neighbour":
+            if rest == ["none"]:
+                self.neighbour = None
+            elif (len(rest) == 3 and all(re.fullmatch(r"-?[0-9]{1,6}", x) for x in rest)
+                    and 0 <= int(rest[0]) <= 262143 and 0 <= int(rest[1]) <= 503
+                    and -160 <= int(rest[2]) <= -20):
+                self.neighbour = tuple(int(x) for x in rest)
+            else:
+                return "err usage: radio neighbour none|<earfcn> <pci> <rsrp_dbm>"
+            self.log_event("radio neighbour " + " ".join(rest))
+            return "ok"
+        return ("err usage: radio stat|cell|signal|unknown|psm|neighbour ... "
+                "(radio stat <0..5>, radio cell <tac> <ci>, %s, radio unknown, radio psm on|off, "
+                "radio neighbour none|<earfcn> <pci> <rsrp_dbm>)" % SIGNAL_USAGE)
 
     def control_noise(self, req):
         words = req.split(None, 2)

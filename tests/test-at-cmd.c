@@ -30,6 +30,11 @@ static const struct at_cmd_spec want_rows[] = {
         { AT_CMD_PROBE,       "AT",              AT_CLASS_PROBE },
         { AT_CMD_QRST,        "AT+QRST=1",       AT_CLASS_RESET },
         { AT_CMD_RESYNC,      "AT+CMEE?",        AT_CLASS_INIT },
+        { AT_CMD_CEREG_SET,   "AT+CEREG=",       AT_CLASS_INIT },
+        { AT_CMD_CEREG_READ,  "AT+CEREG?",       AT_CLASS_STATUS },
+        { AT_CMD_CESQ,        "AT+CESQ",         AT_CLASS_STATUS },
+        { AT_CMD_CSQ,         "AT+CSQ",          AT_CLASS_STATUS },
+        { AT_CMD_QENG,        "AT+QENG=0",       AT_CLASS_STATUS },
 };
 
 #define N_ROWS ((int) (sizeof(want_rows) / sizeof(want_rows[0])))
@@ -88,11 +93,12 @@ START_TEST(test_prefixes_distinct)
 }
 END_TEST
 
-#define N_CLASSES (AT_CLASS_RESET + 1)
+#define N_CLASSES (AT_CLASS_STATUS + 1)
 #define N_GATES (AT_GATE_CLOSED + 1)
 
 /* want_gate[gate][class] = { without table-2 reset, with it }. Guide 4.2: during DFOTA nothing at
- * all but the reset table 2 orders; while reporting only what re-registration needs. */
+ * all but the reset table 2 orders; while reporting only what re-registration needs. Status reads
+ * only while the gate is open (issue 11: never while gated). */
 static const bool want_gate[N_GATES][N_CLASSES][2] = {
         [AT_GATE_OPEN] = {
                 [AT_CLASS_INIT] = { true, true },
@@ -102,6 +108,7 @@ static const bool want_gate[N_GATES][N_CLASSES][2] = {
                 [AT_CLASS_PROBE] = { true, true },
                 [AT_CLASS_BAUD] = { true, true },
                 [AT_CLASS_RESET] = { true, true },
+                [AT_CLASS_STATUS] = { true, true },
         },
         [AT_GATE_REPORTING] = {
                 [AT_CLASS_INIT] = { true, true },
@@ -111,6 +118,7 @@ static const bool want_gate[N_GATES][N_CLASSES][2] = {
                 [AT_CLASS_PROBE] = { false, false },
                 [AT_CLASS_BAUD] = { false, false },
                 [AT_CLASS_RESET] = { false, true },
+                [AT_CLASS_STATUS] = { false, false },
         },
         [AT_GATE_CLOSED] = {
                 [AT_CLASS_INIT] = { false, false },
@@ -120,6 +128,7 @@ static const bool want_gate[N_GATES][N_CLASSES][2] = {
                 [AT_CLASS_PROBE] = { false, false },
                 [AT_CLASS_BAUD] = { false, false },
                 [AT_CLASS_RESET] = { false, true },
+                [AT_CLASS_STATUS] = { false, false },
         },
 };
 
@@ -150,6 +159,7 @@ START_TEST(test_names)
         ck_assert_str_eq(at_gate_to_string(AT_GATE_CLOSED), "closed");
         ck_assert_str_eq(at_cmd_class_to_string(AT_CLASS_RESET), "reset");
         ck_assert_str_eq(at_cmd_class_to_string(AT_CLASS_REGISTRATION), "registration");
+        ck_assert_str_eq(at_cmd_class_to_string(AT_CLASS_STATUS), "status");
         for (int a = 0; a < N_CLASSES; a++)
                 for (int b = a + 1; b < N_CLASSES; b++)
                         ck_assert_str_ne(at_cmd_class_to_string((enum at_cmd_class) a),

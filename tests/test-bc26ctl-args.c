@@ -1,13 +1,16 @@
 /* test-bc26ctl-args.c - Check suite for bc26ctl's argument parser (src/ctl/ctl-args.c): the
- * OBJ/INST/RES and HEX forms, the command line, and the exact usage messages. */
+ * OBJ/INST/RES and HEX forms, the command line, and the exact usage messages; and the output of
+ * `bc26ctl history` (src/ctl/ctl-history.c). */
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl/ctl-args.h"
+#include "ctl/ctl-history.h"
 
 static const struct path_case {
         const char *in;
@@ -152,15 +155,21 @@ static const struct argv_case {
         { { "--json", "monitor" }, 0, CTL_COMMAND_MONITOR, true, NULL },
         { { "monitor" }, 0, CTL_COMMAND_MONITOR, false, NULL },
         { { "reset" }, 0, CTL_COMMAND_RESET, false, NULL },
+        { { "history" }, 0, CTL_COMMAND_HISTORY, false, NULL },
+        { { "history", "--json" }, 0, CTL_COMMAND_HISTORY, true, NULL },
+        { { "--json", "history" }, 0, CTL_COMMAND_HISTORY, true, NULL },
+        { { "history", "5" }, -EINVAL, CTL_COMMAND_HISTORY, false, "too many arguments for history" },
+        { { "history", "--output", "x" }, -EINVAL, CTL_COMMAND_HISTORY, false,
+          "--output is only valid with metrics" },
         { { "send", "19/0/0", "01" }, 0, CTL_COMMAND_SEND, false, NULL },
         { { "--help" }, 0, CTL_COMMAND_HELP, false, NULL },
         { { "-h", "bogus", "--nope" }, 0, CTL_COMMAND_HELP, false, NULL },
         { { "--version" }, 0, CTL_COMMAND_VERSION, false, NULL },
         { { "--version", "--help" }, 0, CTL_COMMAND_HELP, false, NULL },
         { { NULL }, -EINVAL, CTL_COMMAND_HELP, false,
-          "missing command (status, monitor, send or reset)" },
+          "missing command (status, monitor, send, reset, metrics or history)" },
         { { "--json" }, -EINVAL, CTL_COMMAND_HELP, false,
-          "missing command (status, monitor, send or reset)" },
+          "missing command (status, monitor, send, reset, metrics or history)" },
         { { "stat" }, -EINVAL, CTL_COMMAND_HELP, false, "unknown command \"stat\"" },
         { { "status", "-v" }, -EINVAL, CTL_COMMAND_HELP, false, "unknown option \"-v\"" },
         { { "status", "now" }, -EINVAL, CTL_COMMAND_STATUS, false, "too many arguments for status" },
@@ -170,9 +179,9 @@ static const struct argv_case {
         { { "send", "19/0/0", "01", "02" }, -EINVAL, CTL_COMMAND_SEND, false,
           "too many arguments for send" },
         { { "send", "--json", "19/0/0", "01" }, -EINVAL, CTL_COMMAND_SEND, true,
-          "--json is only valid with status and monitor" },
+          "--json is only valid with status, monitor and history" },
         { { "reset", "--json" }, -EINVAL, CTL_COMMAND_RESET, true,
-          "--json is only valid with status and monitor" },
+          "--json is only valid with status, monitor and history" },
         { { "send", "19/0/65536", "01" }, -EINVAL, CTL_COMMAND_SEND, false,
           "resource id 65536 is out of range (0..65535)" },
         { { "send", "19/0/0", "" }, -EINVAL, CTL_COMMAND_SEND, false,
@@ -230,6 +239,54 @@ START_TEST(test_send_fields)
 }
 END_TEST
 
+/* metrics [--output FILE | --output=FILE]: the file name as given, NULL for stdout. */
+static const struct output_case {
+        const char *argv[ARGV_MAX];     /* after argv[0]; NULL-terminated */
+        int r;
+        const char *output;             /* r == 0: the expected a.output; else the message */
+} output_cases[] = {
+        { { "metrics" }, 0, NULL },
+        { { "metrics", "--output", "/var/lib/prometheus/node-exporter/bc26d.prom" }, 0,
+          "/var/lib/prometheus/node-exporter/bc26d.prom" },
+        { { "--output", "x.prom", "metrics" }, 0, "x.prom" },
+        { { "metrics", "--output=y.prom" }, 0, "y.prom" },
+        /* the word after --output is its FILE, even if it looks like an option */
+        { { "metrics", "--output", "-z.prom" }, 0, "-z.prom" },
+        { { "metrics", "--output" }, -EINVAL, "--output needs a FILE name" },
+        { { "metrics", "--output=" }, -EINVAL, "--output needs a FILE name" },
+        { { "metrics", "--output", "" }, -EINVAL, "--output needs a FILE name" },
+        { { "status", "--output", "x.prom" }, -EINVAL, "--output is only valid with metrics" },
+        { { "metrics", "--json" }, -EINVAL, "--json is only valid with status, monitor and history" },
+        { { "metrics", "now" }, -EINVAL, "too many arguments for metrics" },
+        { { "metrics", "--out", "x" }, -EINVAL, "unknown option \"--out\"" },
+};
+
+START_TEST(test_output)
+{
+        const struct output_case *c = &output_cases[_i];
+        char *argv[ARGV_MAX + 2];
+        int argc = 0;
+        struct ctl_args a;
+        char err[CTL_ERROR_MAX] = "";
+
+        argv[argc++] = (char *) "bc26ctl";
+        for (size_t i = 0; i < ARGV_MAX && c->argv[i]; i++)
+                argv[argc++] = (char *) c->argv[i];
+        argv[argc] = NULL;
+
+        ck_assert_int_eq(ctl_args_parse(argc, argv, &a, err, sizeof(err)), c->r);
+        if (c->r == 0) {
+                ck_assert_int_eq(a.command, CTL_COMMAND_METRICS);
+                if (c->output)
+                        ck_assert_str_eq(a.output, c->output);
+                else
+                        ck_assert_ptr_null(a.output);
+        } else {
+                ck_assert_str_eq(err, c->output);
+        }
+}
+END_TEST
+
 static const struct {
         enum ctl_command c;
         const char *s;
@@ -240,11 +297,125 @@ static const struct {
         { CTL_COMMAND_MONITOR, "monitor" },
         { CTL_COMMAND_SEND, "send" },
         { CTL_COMMAND_RESET, "reset" },
+        { CTL_COMMAND_METRICS, "metrics" },
+        { CTL_COMMAND_HISTORY, "history" },
 };
 
 START_TEST(test_command_to_string)
 {
         ck_assert_str_eq(ctl_command_to_string(command_names[_i].c), command_names[_i].s);
+}
+END_TEST
+
+/* ---- bc26ctl history: the output, as a pure function of GetHistory()'s entries ------------ */
+
+static const struct {
+        uint64_t started, finished;
+        const char *want;
+} durations[] = {
+        { 5000000, 0, "running" },
+        { 5000000, 4000000, "?" },                      /* the clock went backwards */
+        { 5000000, 5000000, "0s" },
+        { 0, 59999999, "59s" },
+        { 0, 60000000, "1m00s" },
+        { 1733390000000000ULL, 1733390751000000ULL, "12m31s" },
+        { 0, 3599000000ULL, "59m59s" },
+        { 0, 3723000000ULL, "1h02m03s" },
+        { 0, 86399000000ULL, "23h59m59s" },
+        { 0, 86400000000ULL, "1d00h00m" },
+        { 0, 183840000000ULL, "2d03h04m" },
+};
+
+START_TEST(test_history_duration)
+{
+        char buf[32];
+
+        ctl_history_duration(durations[_i].started, durations[_i].finished, buf, sizeof(buf));
+        ck_assert_str_eq(buf, durations[_i].want);
+}
+END_TEST
+
+/* Newest first, as GetHistory() returns them: one running, one finished, one odd. */
+static const struct ctl_history_entry history_entries[] = {
+        { .started = 1733400000000000ULL, .finished = 0, .result = "",
+          .revision_before = "BC26NBR01A07", .revision_after = NULL, .max_progress = 37,
+          .interrupted = true },
+        { .started = 1733390000000000ULL, .finished = 1733390751000000ULL, .result = "success",
+          .code = 0, .revision_before = "BC26NBR01A06", .revision_after = "BC26NBR01A07",
+          .resets = 1, .max_progress = 100 },
+        { .started = 1733300000000000ULL, .finished = 1733299000000000ULL,
+          .result = "download-failed", .code = -3, .revision_before = "", .revision_after = "",
+          .interrupted = true },
+};
+
+static char *capture(void (*print)(FILE *, const struct ctl_history_entry *, size_t),
+                     const struct ctl_history_entry *e, size_t n)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        ck_assert_ptr_nonnull(f);
+        print(f, e, n);
+        ck_assert_int_eq(fclose(f), 0);
+        return buf;
+}
+
+START_TEST(test_history_text)
+{
+        char *out;
+
+        /* the table shows local time: pin the zone */
+        ck_assert_int_eq(setenv("TZ", "UTC", 1), 0);
+        tzset();
+        out = capture(ctl_history_print_text, history_entries, 3);
+        ck_assert_str_eq(out,
+        "STARTED              DURATION  RESULT                         CODE  FIRMWARE\n"
+        "2024-12-05 12:00:00  running   - (interrupted)                   -  BC26NBR01A07 -> ?\n"
+        "2024-12-05 09:13:20  12m31s    success                           0  BC26NBR01A06 -> BC26NBR01A07\n"
+        "2024-12-04 08:13:20  ?         download-failed (interrupted)    -3  ? -> ?\n");
+        free(out);
+
+        out = capture(ctl_history_print_text, history_entries + 1, 1);
+        ck_assert_str_eq(out,
+        "STARTED              DURATION  RESULT   CODE  FIRMWARE\n"
+        "2024-12-05 09:13:20  12m31s    success     0  BC26NBR01A06 -> BC26NBR01A07\n");
+        free(out);
+
+        out = capture(ctl_history_print_text, NULL, 0);
+        ck_assert_str_eq(out, "No upgrades recorded.\n");
+        free(out);
+}
+END_TEST
+
+START_TEST(test_history_json)
+{
+        static const struct ctl_history_entry odd = {
+                .started = 1, .finished = 2, .result = "a\"b\\c\n", .code = -2147483647 - 1,
+                .revision_before = "x\x01", .resets = 4294967295U, .max_progress = 100,
+        };
+        char *out;
+
+        out = capture(ctl_history_print_json, history_entries, 2);
+        ck_assert_str_eq(out,
+                "[{\"started\":1733400000000000,\"finished\":0,\"result\":\"\",\"code\":0,"
+                "\"revision_before\":\"BC26NBR01A07\",\"revision_after\":\"\",\"resets\":0,"
+                "\"max_progress\":37,\"interrupted\":true},"
+                "{\"started\":1733390000000000,\"finished\":1733390751000000,\"result\":\"success\","
+                "\"code\":0,\"revision_before\":\"BC26NBR01A06\",\"revision_after\":\"BC26NBR01A07\","
+                "\"resets\":1,\"max_progress\":100,\"interrupted\":false}]\n");
+        free(out);
+
+        out = capture(ctl_history_print_json, &odd, 1);
+        ck_assert_str_eq(out,
+                "[{\"started\":1,\"finished\":2,\"result\":\"a\\\"b\\\\c\\u000a\",\"code\":-2147483648,"
+                "\"revision_before\":\"x\\u0001\",\"revision_after\":\"\",\"resets\":4294967295,"
+                "\"max_progress\":100,\"interrupted\":false}]\n");
+        free(out);
+
+        out = capture(ctl_history_print_json, NULL, 0);
+        ck_assert_str_eq(out, "[]\n");
+        free(out);
 }
 END_TEST
 
@@ -260,7 +431,14 @@ static Suite *ctl_args_suite(void)
         tcase_add_loop_test(tc, test_hex_limit, 0, N(hex_sizes));
         tcase_add_loop_test(tc, test_argv, 0, N(argv_cases));
         tcase_add_test(tc, test_send_fields);
+        tcase_add_loop_test(tc, test_output, 0, N(output_cases));
         tcase_add_loop_test(tc, test_command_to_string, 0, N(command_names));
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("history output");
+        tcase_add_loop_test(tc, test_history_duration, 0, N(durations));
+        tcase_add_test(tc, test_history_text);
+        tcase_add_test(tc, test_history_json);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -100,6 +100,7 @@ static const char full[] =
         "[fota]\n"
         "timeout_s = 1000\n"
         "download_max_s = 1000\n"
+        "history = 1024\n"
         "[gpio]\n"
         "chip = /dev/gpiochip0\n"
         "reset_line = 17\n"
@@ -140,6 +141,7 @@ START_TEST(test_full_file)
         ck_assert_uint_eq(cfg.send_queue, 256);
         ck_assert_uint_eq(cfg.timeout_s, 1000);
         ck_assert_uint_eq(cfg.download_max_s, 1000);
+        ck_assert_uint_eq(cfg.history, 1024);
         ck_assert_str_eq(cfg.gpio_chip, "/dev/gpiochip0");
         ck_assert_str_eq(cfg.reset.name, "17");
         ck_assert_str_eq(cfg.pwrkey.name, "GPIO27");
@@ -174,6 +176,7 @@ static void check_defaults(const struct config *cfg)
         ck_assert_uint_eq(cfg->send_queue, 32);
         ck_assert_uint_eq(cfg->timeout_s, 2100);
         ck_assert_uint_eq(cfg->download_max_s, 4200);
+        ck_assert_uint_eq(cfg->history, 32);
         ck_assert(!cfg->reset.active_low);
         ck_assert(!cfg->pwrkey.active_low);
         ck_assert_uint_eq(cfg->reset.pulse_ms, 100);
@@ -306,6 +309,7 @@ static const struct {
         R("lwm2m", "send_timeout_s", 1, 600, "1..600 (seconds)", send_timeout_s),
         R("lwm2m", "send_queue", 1, 256, "1..256 (messages)", send_queue),
         R("fota", "timeout_s", 1, 86400, "1..86400 (seconds)", timeout_s),
+        R("fota", "history", 0, 1024, "0..1024 (entries)", history),
         R("gpio", "reset_pulse_ms", 50, 5000, "50..5000 (milliseconds)", reset.pulse_ms),
         R("gpio", "pwrkey_pulse_ms", 500, 5000, "500..5000 (milliseconds)", pwrkey.pulse_ms),
 #undef R
@@ -386,7 +390,7 @@ static const struct {
           { "t.conf:4: unknown key \"boot_timeout\" in [modem], allowed command_timeout_ms, "
             "boot_timeout_s, probe_interval_s, fix_baudrate", NULL } },
         { DEV "[fota]\ndevice = /dev/ttyS0\n",
-          { "t.conf:4: unknown key \"device\" in [fota], allowed timeout_s, download_max_s", NULL } },
+          { "t.conf:4: unknown key \"device\" in [fota], allowed timeout_s, download_max_s, history", NULL } },
         { "x = 1\n" DEV,
           { "t.conf:1: key \"x\" is outside any section, allowed only after [serial], [modem], "
             "[lwm2m], [fota] or [gpio]", NULL } },
@@ -414,6 +418,10 @@ static const struct {
         { DEV "[modem]\nboot_timeout_s = +5\n",
           { "t.conf:4: [modem] boot_timeout_s = +5 is not a decimal number, allowed 1..120 (seconds)",
             NULL } },
+        { DEV "[fota]\nhistory = -1\n",
+          { "t.conf:4: [fota] history = -1 is not a decimal number, allowed 0..1024 (entries)", NULL } },
+        { DEV "[fota]\nhistory =\n",
+          { "t.conf:4: [fota] history is empty, allowed 0..1024 (entries)", NULL } },
         { DEV "[modem]\nboot_timeout_s = 0x10\n",
           { "t.conf:4: [modem] boot_timeout_s = 0x10 is not a decimal number, allowed 1..120 "
             "(seconds)", NULL } },
@@ -779,7 +787,7 @@ START_TEST(test_shipped_conf_documents_defaults)
         static const char *const names[] = {
                 "device", "baudrate", "command_timeout_ms", "boot_timeout_s", "probe_interval_s",
                 "fix_baudrate", "server", "port", "endpoint", "objects", "connect_timeout_s",
-                "send_timeout_s", "send_queue", "timeout_s", "download_max_s", "chip",
+                "send_timeout_s", "send_queue", "timeout_s", "download_max_s", "history", "chip",
                 "reset_line", "pwrkey_line", "reset_active_low", "pwrkey_active_low",
                 "reset_pulse_ms", "pwrkey_pulse_ms",
         };

@@ -22,6 +22,7 @@
 #define MODEM "org.bc26d.Modem1"
 #define LWM2M "org.bc26d.Lwm2m1"
 #define FOTA "org.bc26d.Fota1"
+#define NETWORK "org.bc26d.Network1"
 #define ERR_INVALID_ARGS "org.freedesktop.DBus.Error.InvalidArgs"
 #define ERR_ACCESS_DENIED "org.freedesktop.DBus.Error.AccessDenied"
 #define ERR_UPGRADE "org.bc26d.Error.UpgradeInProgress"
@@ -790,7 +791,7 @@ static int api_diff(const struct api *a, const struct api *b, const char *name, 
         return n;
 }
 
-static const char *const api_ifaces[] = { MODEM, LWM2M, FOTA };
+static const char *const api_ifaces[] = { MODEM, LWM2M, FOTA, NETWORK };
 
 /* The scanner itself: same API written differently compares equal; a real difference is named. */
 static const struct scanner_case {
@@ -873,10 +874,19 @@ START_TEST(test_introspection_matches_xml)
         for (size_t i = 0; i < sizeof(api_ifaces) / sizeof(api_ifaces[0]); i++)
                 diffs += api_diff(daemon_api, xml_api, api_ifaces[i], msg, sizeof(msg));
         ck_assert_msg(diffs == 0, "the daemon's introspection and dbus/org.bc26d.xml differ:\n%s", msg);
-        /* Not vacuous: the interfaces have their members (3 methods+signals+properties at least). */
-        ck_assert_int_eq(api_find(xml_api, MODEM)->n, 8);
+        /* Not vacuous: the interfaces have their members (methods+signals+properties). */
+        ck_assert_int_eq(api_find(xml_api, MODEM)->n, 9);
         ck_assert_int_eq(api_find(xml_api, LWM2M)->n, 5);
-        ck_assert_int_eq(api_find(xml_api, FOTA)->n, 7);
+        ck_assert_int_eq(api_find(xml_api, FOTA)->n, 8);
+        ck_assert_int_eq(api_find(xml_api, NETWORK)->n, 14);
+        /* Every property emits PropertiesChanged with its value: sd-bus annotates only the
+         * exceptions (const, invalidates, false), in the live XML and in the file alike. */
+        ck_assert_msg(!strstr(live, "EmitsChangedSignal\" value=\"const") &&
+                      !strstr(live, "EmitsChangedSignal\" value=\"invalidates") &&
+                      !strstr(live, "EmitsChangedSignal\" value=\"false"),
+                      "a property does not emit PropertiesChanged:\n%s", live);
+        ck_assert_msg(!strstr(file, "value=\"const\"") && !strstr(file, "value=\"invalidates\"") &&
+                      !strstr(file, "value=\"false\""), "dbus/org.bc26d.xml annotates a property that does not emit");
         free(file);
         sd_bus_message_unref(reply);
         sd_bus_error_free(&err);

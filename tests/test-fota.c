@@ -1,5 +1,6 @@
 /* test-fota.c - Check suite for the DFOTA state machine (fota.c): scripted scenarios of URCs,
- * ticks and re-registrations on a fake clock, covering the guide's sequence and table 2. */
+ * ticks and re-registrations on a fake clock, covering the guide's sequence and table 2, and
+ * which steps ask to persist (recovery state) and which do not (progress alone). */
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "fota.h"
+#include "transcript.h"
 
 #define SEC(s) ((uint64_t) (s) * 1000000ULL)
 #define T 2100          /* fota.timeout_s: the guide's 35 minutes */
@@ -69,8 +71,9 @@ static const struct scenario scenarios[] = {
                 { URC(COAPEND, 0, -1, 1300), .phase = DLD, .actions = P, NOTE(PHASE_CHANGED), .deadline = 1000 + T },
                 { URC(START, -1, -1, 1400), .phase = UPD, .actions = P, NOTE(PHASE_CHANGED), NO_NOTE(OUT_OF_ORDER),
                   .deadline = 1000 + T },
-                { URC(UPDATING, -1, 20, 1500), .phase = UPD, .actions = P, NOTE(PROGRESS), PROG(20), .deadline = 1000 + T },
-                { URC(UPDATING, -1, 100, 1600), .phase = UPD, .actions = P, NOTE(PROGRESS), PROG(100) },
+                /* progress alone is not recovery state: no PERSIST, no fsync before Progress */
+                { URC(UPDATING, -1, 20, 1500), .phase = UPD, .actions = 0, NOTE(PROGRESS), PROG(20), .deadline = 1000 + T },
+                { URC(UPDATING, -1, 100, 1600), .phase = UPD, .actions = 0, NOTE(PROGRESS), PROG(100) },
                 { URC(END, 0, -1, 1700), .phase = REP, .actions = P | RR, NOTE(PHASE_CHANGED), NO_NOTE(FINISHED_OK),
                   .deadline = 1700 + T, PROG(100) },
                 { REREG(1750), .phase = IDLE, .actions = P, .signals = "F", NOTE(FINISHED_OK) },
@@ -123,7 +126,7 @@ static const struct scenario scenarios[] = {
                 { URC(COAPEND, 0, -1, 1200), .phase = DLD, .actions = P },
                 { TICK(1000 + T), .phase = DLD, .actions = P | RS, .deadline = 1000 + 2 * T },
                 { URC(START, -1, -1, 3500), .phase = UPD, .actions = P, .deadline = 1000 + 2 * T },
-                { URC(UPDATING, -1, 50, 3600), .phase = UPD, .actions = P, PROG(50) },
+                { URC(UPDATING, -1, 50, 3600), .phase = UPD, .actions = 0, PROG(50) },
                 { URC(END, 0, -1, 4000), .phase = REP, .actions = P | RR, .deadline = 4000 + T },
                 { REREG(4100), .phase = IDLE, .actions = P, .signals = "F" },
                 { TICK(1000 + 2 * T), .phase = IDLE, .actions = 0 },
@@ -169,7 +172,7 @@ static const struct scenario scenarios[] = {
         { "START while idle", {
                 { URC(START, -1, -1, 1000), .phase = UPD, .actions = P, .signals = "S", NOTE(OUT_OF_ORDER),
                   .deadline = 1000 + T, PROG(0) },
-                { URC(UPDATING, -1, 30, 1100), .phase = UPD, .actions = P, NO_NOTE(OUT_OF_ORDER), PROG(30) },
+                { URC(UPDATING, -1, 30, 1100), .phase = UPD, .actions = 0, NO_NOTE(OUT_OF_ORDER), PROG(30) },
                 { URC(END, 0, -1, 1200), .phase = REP, .actions = P | RR, NO_NOTE(OUT_OF_ORDER) },
                 { REREG(1300), .phase = IDLE, .actions = P, .signals = "F" },
           }, FOTA_RESULT_SUCCESS, 0, 1, 1 },
@@ -252,7 +255,7 @@ static const struct scenario scenarios[] = {
         { "HTTP method", {
                 { URC(HTTPSTART, -1, -1, 1000), .phase = DL, .actions = P, .signals = "S", .deadline = 1000 + T,
                   .ddl = 1000 + DM },
-                { URC(DOWNLOADING, -1, 30, 1100), .phase = DL, .actions = P, NOTE(PROGRESS), NO_NOTE(OUT_OF_ORDER),
+                { URC(DOWNLOADING, -1, 30, 1100), .phase = DL, .actions = 0, NOTE(PROGRESS), NO_NOTE(OUT_OF_ORDER),
                   PROG(30), .deadline = 1000 + T },
                 { URC(HTTPEND, 0, -1, 1200), .phase = DLD, .actions = P, .deadline = 1000 + T },
                 { URC(START, -1, -1, 1300), .phase = UPD, .actions = P },
@@ -287,7 +290,7 @@ static const struct scenario scenarios[] = {
                 { TICK(1000 + T), .phase = UPD, .actions = P | RS, NOTE(MODULE_RESET), .deadline = 1000 + 2 * T },
                 { URC(COAPSTART, -1, -1, 3200), .phase = DL, .actions = P, .signals = NULL, NOTE(OUT_OF_ORDER),
                   .deadline = 3200 + T, .ddl = 3200 + DM },
-                { URC(DOWNLOADING, -1, 30, 3300), .phase = DL, .actions = P, PROG(30) },
+                { URC(DOWNLOADING, -1, 30, 3300), .phase = DL, .actions = 0, PROG(30) },
                 { URC(COAPEND, 0, -1, 3400), .phase = DLD, .actions = P, .deadline = 3200 + T },
                 { URC(START, -1, -1, 3500), .phase = UPD, .actions = P, .deadline = 3200 + T },
                 { TICK(3200 + T), .phase = IDLE, .actions = P, .signals = "F", NOTE(TIMED_OUT),
@@ -318,13 +321,15 @@ static void signals_string(const struct fota_output *out, char *buf, size_t size
         buf[i] = '\0';
 }
 
-static bool state_same(const struct fota_state *a, const struct fota_state *b)
+/* The test's own idea of what a restart depends on: every field of struct fota_state but
+ * progress, compared one by one (kept apart from fota.c's on purpose, so that a change fota.c
+ * forgets to persist fails here). A new field goes here unless losing it in a crash is harmless. */
+static bool recovery_same(const struct fota_state *a, const struct fota_state *b)
 {
         return a->phase == b->phase && a->window == b->window && a->window_expired == b->window_expired &&
                a->deadline_usec == b->deadline_usec && a->download_deadline_usec == b->download_deadline_usec &&
-               a->progress == b->progress && a->pending_result == b->pending_result &&
-               a->pending_code == b->pending_code && a->last_result == b->last_result &&
-               a->last_code == b->last_code;
+               a->pending_result == b->pending_result && a->pending_code == b->pending_code &&
+               a->last_result == b->last_result && a->last_code == b->last_code;
 }
 
 /* The invariants that hold after every step, whatever happened. */
@@ -394,8 +399,8 @@ START_TEST(test_scenario)
                               "%s: old/new phase in the output", what);
                 ck_assert_msg(out.actions == s->actions, "%s: actions %#x, expected %#x", what, out.actions,
                               s->actions);
-                ck_assert_msg(((out.actions & FOTA_ACTION_PERSIST) != 0) == !state_same(&before, &f.st),
-                              "%s: PERSIST does not match a state change", what);
+                ck_assert_msg(((out.actions & FOTA_ACTION_PERSIST) != 0) == !recovery_same(&before, &f.st),
+                              "%s: PERSIST does not match a change of recovery state", what);
                 ck_assert_msg(out.n_notes <= FOTA_OUTPUT_MAX && out.n_signals <= FOTA_OUTPUT_MAX,
                               "%s: output overflow", what);
                 signals_string(&out, sig, sizeof(sig));
@@ -468,7 +473,7 @@ START_TEST(test_guide_transcript)
                 FEED(fota_on_urc(&f, &u, t, &out));
                 ck_assert_uint_eq(f.st.progress, (unsigned) pct);
                 ck_assert(has_note(&out, FOTA_NOTE_PROGRESS + 1));
-                ck_assert_uint_eq(out.actions, FOTA_ACTION_PERSIST);
+                ck_assert_uint_eq(out.actions, 0);      /* progress only: no fsync */
         }
         u = (struct fota_urc) { FOTA_URC_END, 0, -1 };
         FEED(fota_on_urc(&f, &u, t, &out));
@@ -484,6 +489,143 @@ START_TEST(test_guide_transcript)
         ck_assert_int_eq(f.st.last_result, FOTA_RESULT_SUCCESS);
         ck_assert_int_eq(f.st.last_code, 0);
         ck_assert_uint_eq(f.st.progress, 100);
+}
+END_TEST
+
+/* Issue 11 part 4: the guide's section 3.2 transcript (tests/transcript.c), line by line through
+ * at_classify() and the machine, in variants that add the deadlines of table 2. For every step,
+ * PERSIST iff a recovery field changed (compared here, before/after); every phase change, window
+ * change and deadline change carries PERSIST, and the table-2 reset comes with it in the same
+ * output; an n% line that moves only progress carries none. A fake state file follows PERSIST:
+ * it never lags the machine in a recovery field, and a restore from it at any step resumes the
+ * same phase and window with the last persisted progress. */
+struct transcript_variant {
+        const char *name;
+        enum fota_urc_kind tick_before; /* tick just before the first line of this kind... */
+        unsigned n_ticks;               /* ...at COAPSTART + k * T, k = 1..n_ticks */
+        unsigned resets;                /* table-2 resets expected */
+        enum fota_result result;
+};
+
+static const struct transcript_variant transcript_variants[] = {
+        { "as in the guide", FOTA_URC_UNKNOWN, 0, 0, FOTA_RESULT_SUCCESS },
+        { "window expires while downloading", FOTA_URC_COAPEND, 1, 0, FOTA_RESULT_SUCCESS },
+        { "table-2 reset in downloaded", FOTA_URC_START, 1, 1, FOTA_RESULT_SUCCESS },
+        { "table-2 reset while updating", FOTA_URC_END, 1, 1, FOTA_RESULT_SUCCESS },
+        { "table-2 reset, then the final timeout", FOTA_URC_END, 2, 1, FOTA_RESULT_SUCCESS },
+};
+
+struct persist_check {
+        struct fota_state file;         /* what the state file holds: written on PERSIST only */
+        bool written;
+        unsigned steps, persisted, progress_only, resets;
+};
+
+static void check_persist_step(struct persist_check *pc, const struct fota *f, const struct fota_state *before,
+                               const struct fota_output *out, uint64_t now, const char *what)
+{
+        bool persist = (out->actions & FOTA_ACTION_PERSIST) != 0;
+        bool changed = !recovery_same(before, &f->st);
+
+        pc->steps++;
+        ck_assert_msg(persist == changed, "%s: PERSIST %d but recovery state %s", what, persist,
+                      changed ? "changed" : "did not change");
+        if (before->phase != f->st.phase || before->window != f->st.window ||
+            before->deadline_usec != f->st.deadline_usec ||
+            before->download_deadline_usec != f->st.download_deadline_usec)
+                ck_assert_msg(persist, "%s: phase, window or deadline changed without PERSIST", what);
+        if (out->actions & FOTA_ACTION_RESET) {
+                ck_assert_msg(persist && f->st.window == 2, "%s: table-2 reset without persisting window 2", what);
+                pc->resets++;
+        }
+        if (out->n_signals > 0)
+                ck_assert_msg(persist, "%s: a signal announced without PERSIST", what);
+        if (!changed && before->progress != f->st.progress) {
+                ck_assert_msg(!persist, "%s: progress alone asked for PERSIST", what);
+                pc->progress_only++;
+        }
+        check_invariants(f, what);
+        if (persist) {
+                pc->file = f->st;
+                pc->written = true;
+                pc->persisted++;
+        }
+        if (!pc->written)
+                return;
+        /* The file holds every recovery field as it is now; only progress may lag. */
+        ck_assert_msg(recovery_same(&pc->file, &f->st), "%s: the state file lags in a recovery field", what);
+        if (f->st.phase != FOTA_PHASE_IDLE) {
+                struct fota g;
+                struct fota_output rout;
+
+                ck_assert_msg(pc->file.progress <= f->st.progress, "%s: saved progress %u ahead of %u", what,
+                              pc->file.progress, f->st.progress);
+                fota_restore(&g, &cfg, &pc->file, true, now, &rout);
+                ck_assert_msg(g.st.phase == f->st.phase && g.st.window == f->st.window &&
+                              g.st.progress == pc->file.progress, "%s: restore from the file resumes %s/%u/%u%%",
+                              what, fota_phase_to_string(g.st.phase), g.st.window, g.st.progress);
+                check_invariants(&g, what);
+        }
+}
+
+START_TEST(test_transcript_persist)
+{
+        const struct transcript_variant *v = &transcript_variants[_i];
+        struct persist_check pc = { .steps = 0 };
+        uint64_t t = SEC(1000), coapstart = 0;
+        unsigned ticks_done = 0, fota_lines = 0;
+        struct fota_output out;
+        struct fota f;
+        char what[160];
+
+        fota_init(&f, &cfg);
+        for (size_t i = 0; i < transcript_len; i++) {
+                const struct transcript_line *tl = &transcript[i];
+                struct at_classify_ctx ctx = { .pending = tl->pending };
+                struct at_line l;
+                struct fota_state before;
+
+                at_classify(tl->text, &ctx, &l);
+                if (l.cls != AT_LINE_URC || l.urc.type != URC_FOTA)
+                        continue;
+                fota_lines++;
+                if (l.urc.fota.kind == v->tick_before)
+                        for (; ticks_done < v->n_ticks; ticks_done++) {
+                                t = coapstart + (ticks_done + 1) * SEC(T);
+                                before = f.st;
+                                fota_on_tick(&f, t, &out);
+                                snprintf(what, sizeof(what), "%s, tick %u", v->name, ticks_done + 1);
+                                check_persist_step(&pc, &f, &before, &out, t, what);
+                        }
+                t += SEC(1);
+                if (l.urc.fota.kind == FOTA_URC_COAPSTART)
+                        coapstart = t;
+                before = f.st;
+                fota_on_urc(&f, &l.urc.fota, t, &out);
+                snprintf(what, sizeof(what), "%s, line %zu (%s)", v->name, i + 1, tl->text);
+                check_persist_step(&pc, &f, &before, &out, t, what);
+                if (l.urc.fota.kind == FOTA_URC_UPDATING && before.phase == FOTA_PHASE_UPDATING)
+                        ck_assert_msg(!(out.actions & FOTA_ACTION_PERSIST), "%s: an n%% line persisted", what);
+        }
+        if (f.st.phase == FOTA_PHASE_REPORTING) {
+                struct fota_state before = f.st;
+
+                t += SEC(1);
+                fota_on_reregistered(&f, t, &out);
+                snprintf(what, sizeof(what), "%s, re-registered", v->name);
+                check_persist_step(&pc, &f, &before, &out, t, what);
+        }
+        ck_assert_uint_eq(fota_lines, 3 + 81 + 1);
+        ck_assert_uint_eq(ticks_done, v->n_ticks);
+        ck_assert_uint_eq(pc.resets, v->resets);
+        ck_assert_int_eq(f.st.phase, FOTA_PHASE_IDLE);
+        ck_assert_int_eq(f.st.last_result, v->result);
+        /* START put the machine in updating: all 81 UPDATING lines (20%..100%) move progress only. */
+        ck_assert_msg(pc.progress_only == 81, "%s: %u progress-only steps", v->name, pc.progress_only);
+        ck_assert_msg(pc.persisted <= pc.steps - pc.progress_only, "%s: persisted %u of %u steps", v->name,
+                      pc.persisted, pc.steps);
+        /* Progress reached the file with the next persisted change: END,0 wrote 100. */
+        ck_assert_uint_eq(pc.file.progress, 100);
 }
 END_TEST
 
@@ -773,6 +915,8 @@ static Suite *fota_suite(void)
 
         tcase_add_loop_test(tc, test_scenario, 0, (int) (sizeof(scenarios) / sizeof(scenarios[0])));
         tcase_add_test(tc, test_guide_transcript);
+        tcase_add_loop_test(tc, test_transcript_persist, 0,
+                            (int) (sizeof(transcript_variants) / sizeof(transcript_variants[0])));
         suite_add_tcase(s, tc);
 
         tc = tcase_create("restore");

@@ -218,6 +218,8 @@ static void answer_init(struct fx *f)
         feed(f, "\r\nOK\r\n");
         ck_assert_str_eq(last(f), "AT+QSCLK=0");
         feed(f, "\r\nOK\r\n");
+        ck_assert_str_eq(last(f), "AT+CEREG=5");
+        feed(f, "\r\nOK\r\n");
         ck_assert_str_eq(last(f), "ATI");
         feed(f, "\r\nQuectel_Ltd\r\nQuectel_BC26\r\nRevision: BC26NBR01A06\r\n\r\nOK\r\n");
         ck_assert_str_eq(last(f), "AT+CGMR");
@@ -251,6 +253,7 @@ START_TEST(test_unanswered_optional_command)
         feed(&f, "\r\nOK\r\n");
         feed(&f, "\r\nOK\r\n");
         feed(&f, "\r\nOK\r\n");                 /* QSCLK */
+        feed(&f, "\r\nOK\r\n");                 /* CEREG=5 */
         ck_assert_str_eq(last(&f), "ATI");
         advance(&f, 300 * MS);                  /* ATI never answered: skipped */
         answer_resync(&f);
@@ -397,15 +400,111 @@ START_TEST(test_probe)
 }
 END_TEST
 
-/* Answer the init sequence up to AT+QSCLK=0, leaving ATI in flight. */
+/* Answer the init sequence up to AT+CEREG=5, leaving ATI in flight. */
 static void answer_until_ati(struct fx *f)
 {
         feed(f, "AT\r\r\nOK\r\n");
         feed(f, "ATE0\r\r\nOK\r\n");
         feed(f, "\r\nOK\r\n");
         feed(f, "\r\nOK\r\n");
+        ck_assert_str_eq(last(f), "AT+CEREG=5");
+        feed(f, "\r\nOK\r\n");
         ck_assert_str_eq(last(f), "ATI");
 }
+
+/* Answer the init sequence up to AT+QSCLK=0, leaving AT+CEREG=5 in flight. */
+static void answer_until_cereg(struct fx *f)
+{
+        feed(f, "AT\r\r\nOK\r\n");
+        feed(f, "ATE0\r\r\nOK\r\n");
+        feed(f, "\r\nOK\r\n");
+        ck_assert_str_eq(last(f), "AT+QSCLK=0");
+        feed(f, "\r\nOK\r\n");
+        ck_assert_str_eq(last(f), "AT+CEREG=5");
+}
+
+/* The rest of the init after the +CEREG step: identity, then READY. */
+static void answer_identity(struct fx *f)
+{
+        ck_assert_str_eq(last(f), "ATI");
+        feed(f, "\r\nQuectel_Ltd\r\nQuectel_BC26\r\nRevision: BC26NBR01A06\r\n\r\nOK\r\n");
+        ck_assert_str_eq(last(f), "AT+CGMR");
+        feed(f, "\r\nRevision: BC26NBR01A06\r\n\r\nOK\r\n");
+        ck_assert_str_eq(last(f), "AT+CGSN=1");
+        feed(f, "\r\n+CGSN: 866971030399922\r\n\r\nOK\r\n");
+        ck_assert_int_eq(f->state, MODEM_STATE_READY);
+}
+
+/* Issue 11: AT+CEREG=5 during init so registration and cell changes arrive as URCs; a module that
+ * accepts it is asked nothing else about +CEREG. */
+START_TEST(test_cereg5_accepted)
+{
+        struct fx f;
+
+        setup(&f, false, 0);
+        answer_until_cereg(&f);
+        feed(&f, "\r\nOK\r\n");
+        answer_identity(&f);
+        ck_assert_ptr_null(strstr(f.written, "AT+CEREG=2"));
+        ck_assert_ptr_nonnull(strstr(f.written, "AT+QSCLK=0\rAT+CEREG=5\rATI\r"));
+        teardown(&f);
+}
+END_TEST
+
+/* A module that refuses mode 5 (ERROR or +CME ERROR) is asked for mode 2. */
+START_TEST(test_cereg5_refused_falls_back_to_2)
+{
+        struct fx f;
+
+        setup(&f, false, 0);
+        answer_until_cereg(&f);
+        feed(&f, _i == 0 ? "\r\nERROR\r\n" : "\r\n+CME ERROR: 4\r\n");
+        ck_assert_str_eq(last(&f), "AT+CEREG=2");
+        ck_assert_int_eq(f.state, MODEM_STATE_INITIALIZING);
+        feed(&f, "\r\nOK\r\n");
+        answer_identity(&f);
+        ck_assert_ptr_nonnull(strstr(f.written, "AT+CEREG=5\rAT+CEREG=2\rATI\r"));
+        /* The next initialisation (after a reboot) tries 5 again: a new firmware may take it. */
+        feed(&f, "\r\nRDY\r\n");
+        f.written[0] = '\0';
+        answer_until_cereg(&f);
+        teardown(&f);
+}
+END_TEST
+
+/* Neither mode: a warning, and the init completes all the same. */
+START_TEST(test_cereg_both_refused_init_completes)
+{
+        struct fx f;
+
+        setup(&f, false, 0);
+        answer_until_cereg(&f);
+        feed(&f, "\r\nERROR\r\n");
+        ck_assert_str_eq(last(&f), "AT+CEREG=2");
+        feed(&f, "\r\n+CME ERROR: 3\r\n");
+        answer_identity(&f);
+        ck_assert_int_eq(f.n_ready, 1);
+        ck_assert_int_eq(f.n_attempts, 0);
+        /* Exactly one try of each. */
+        ck_assert_ptr_null(strstr(strstr(f.written, "AT+CEREG=2") + 1, "AT+CEREG="));
+        teardown(&f);
+}
+END_TEST
+
+/* Unanswered: like any optional init command, skipped after its timeout. */
+START_TEST(test_cereg_unanswered_skipped)
+{
+        struct fx f;
+
+        setup(&f, false, 0);
+        answer_until_cereg(&f);
+        advance(&f, 300 * MS);
+        answer_resync(&f);
+        answer_identity(&f);
+        ck_assert_ptr_null(strstr(f.written, "AT+CEREG=2"));
+        teardown(&f);
+}
+END_TEST
 
 /* Findings 2 and 4: a module slow after a boot answers ATI and AT+CGMR after their timeouts; the
  * late lines never become the IMEI, and an AT+CGSN=1 without "+CGSN: <15 digits>" is asked again
@@ -727,6 +826,10 @@ static Suite *modem_suite(void)
         TCase *tc = tcase_create("supervisor");
 
         tcase_add_test(tc, test_init_and_identity);
+        tcase_add_test(tc, test_cereg5_accepted);
+        tcase_add_loop_test(tc, test_cereg5_refused_falls_back_to_2, 0, 2);
+        tcase_add_test(tc, test_cereg_both_refused_init_completes);
+        tcase_add_test(tc, test_cereg_unanswered_skipped);
         tcase_add_test(tc, test_unanswered_optional_command);
         tcase_add_test(tc, test_silent_module_starts_ladder);
         tcase_add_test(tc, test_ladder_without_gpio_backs_off);

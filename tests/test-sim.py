@@ -126,10 +126,11 @@ class Sim:
 
     def state(self):
         rep = self.control("state")
-        m = re.fullmatch(r"ok echo=([01]) registered=([01]) updating=([01]) silent=([01]) commands=(\d+)", rep)
+        m = re.fullmatch(r"ok echo=([01]) registered=([01]) updating=([01]) silent=([01]) commands=(\d+)"
+                         r" cereg=([0-5]) stat=([0-5])", rep)
         if not m:
             raise AssertionError("bad state reply %r" % rep)
-        keys = ("echo", "registered", "updating", "silent", "commands")
+        keys = ("echo", "registered", "updating", "silent", "commands", "cereg", "stat")
         return dict(zip(keys, map(int, m.groups())))
 
     def register(self):
@@ -388,6 +389,28 @@ class Fota(SimTest):
         self.assertLess(log.index('# urc +QIND: "FOTA","COAPSTART"'), i_start)
         self.assertIn("# play dfota", log)
 
+    def test_fota_revision(self):
+        s = self.sim
+        s.at("ATE0")
+        self.assertEqual(s.at("AT+CGMR"), b"\r\nRevision: BC26NBR01A06\r\n\r\nOK\r\n")
+        self.assertTrue(s.control("fota-revision").startswith("err usage"))
+        self.assertTrue(s.control("fota-revision two words").startswith("err usage"))
+        # A failed update keeps the firmware and the pending revision...
+        self.assertEqual(s.control("fota-revision BC26NBR01A07"), "ok")
+        self.assertEqual(s.control("fota-resume fail"), "ok")
+        self.assertEqual(s.control("play stall-updating 0.001"), "ok")
+        s.read_until(b'"UPDATING",20%,1,1\r\n')
+        self.assertEqual(s.control("reset"), "ok")
+        s.read_until(b'"END",3\r\n')
+        s.read_until(b"+IP: 100.96.44.128\r\n")
+        self.assertIn(b"Revision: BC26NBR01A06", s.at("AT+CGMR"))
+        # ...and END,0 installs it (once).
+        self.assertEqual(s.control("play dfota 0.001"), "ok")
+        s.read_until(b"+IP: 100.96.44.128\r\n")
+        self.assertIn(b"Revision: BC26NBR01A07", s.at("AT+CGMR"))
+        self.assertIn(b"Revision: BC26NBR01A07", s.at("ATI"))
+        self.assertIn("# revision BC26NBR01A07", s.log())
+
     def test_coapend_fail_keeps_session(self):
         s = self.sim
         s.at("ATE0")
@@ -479,7 +502,8 @@ class Control(SimTest):
         self.assertEqual(s.control("play nosuch"), "err unknown scenario nosuch")
         self.assertEqual(s.control("silent maybe"), "err unknown command")
         self.assertEqual(s.control("replug"), "err not unplugged")
-        self.assertEqual(s.state(), {"echo": 1, "registered": 0, "updating": 0, "silent": 0, "commands": 0})
+        self.assertEqual(s.state(), {"echo": 1, "registered": 0, "updating": 0, "silent": 0, "commands": 0,
+                                     "cereg": 0, "stat": 1})
         # A second client, interleaved with the first.
         c2 = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         c2.settimeout(5)
@@ -488,7 +512,7 @@ class Control(SimTest):
         buf = b""
         while buf.count(b"\n") < 2:
             buf += c2.recv(4096)
-        self.assertEqual(buf, b"ok\nok echo=1 registered=0 updating=0 silent=0 commands=0\n")
+        self.assertEqual(buf, b"ok\nok echo=1 registered=0 updating=0 silent=0 commands=0 cereg=0 stat=1\n")
         c2.close()
         self.assertEqual(s.control("urc +QLWOBSERVE: 0,19,0,0"), "ok")
         self.assertEqual(s.read_until(b"0,0\r\n"), b"\r\n+QLWOBSERVE: 0,19,0,0\r\n")
@@ -644,7 +668,8 @@ class FaultControl(SimTest):
             self.assertIn(req, events)
         self.assertNotIn("answer-delay -1", events)
         # Nothing new by default: the state line and the answers are as before.
-        self.assertEqual(s.state(), {"echo": 1, "registered": 0, "updating": 0, "silent": 0, "commands": 0})
+        self.assertEqual(s.state(), {"echo": 1, "registered": 0, "updating": 0, "silent": 0, "commands": 0,
+                                     "cereg": 0, "stat": 1})
 
 
 class AnswerDelay(SimTest):
@@ -1053,6 +1078,252 @@ class LogTx(SimTest):
         s.control("raw 41ff5c0d0a")
         s.read_until(b"\n")
         self.assertRegex(s.log()[-1], r"^# tx \d+\.\d{6} A\\xff\\x5c$")
+
+
+
+QENG_DEFAULT = b'+QENG: 0,2506,2,62,"6923252",-84,-10,-74,2,5,"69C9",0,90'   # the manual's example
+LOC = b',"69C9","6923252",9'
+PSM = b',,,"00100100","01000111"'
+
+
+def answer(*lines):
+    """The bytes of an answer with echo off: each line framed CR LF ... CR LF."""
+    return b"".join(b"\r\n" + ln + b"\r\n" for ln in lines)
+
+
+class Radio(SimTest):
+    def test_default_answers_and_errors(self):
+        s = self.sim
+        s.at("ATE0")
+        self.assertEqual(s.at("AT+CESQ"), answer(b"+CESQ: 37,99,255,255,20,57", b"OK"))
+        self.assertEqual(s.at("AT+CSQ"), answer(b"+CSQ: 19,99", b"OK"))
+        self.assertEqual(s.at("AT+QENG=0"), answer(QENG_DEFAULT, b"+QENG: 1,2506,2,63,-95", b"OK"))
+        self.assertEqual(s.at("AT+CEREG?"), answer(b"+CEREG: 0,1", b"OK"))     # n=0 after boot
+        self.assertEqual(s.at("AT+CEREG=?"), answer(b"+CEREG: (0-5)", b"OK"))
+        self.assertEqual(s.at("AT+CESQ=?"),
+                         answer(b"+CESQ: (0-63,99),(0-7,99),(255),(255),(0-34,255),(0-97,255)", b"OK"))
+        self.assertEqual(s.at("AT+CSQ=?"), answer(b"+CSQ: (0-31,99),(0-7,99)", b"OK"))
+        bad = ["AT+QENG=1", "AT+QENG?", "AT+QENG", "AT+QENG=0,1", "AT+CSQ=1", "AT+CSQ?", "AT+CESQ?",
+               "AT+CEREG=6", "AT+CEREG=-1", "AT+CEREG=x", 'AT+CEREG="2"', "AT+CEREG=2,1", "AT+CEREG"]
+        for cmd in bad:
+            self.assertEqual(s.at(cmd), b"\r\nERROR\r\n", cmd)
+        s.at("AT+CMEE=1")
+        for cmd in bad:
+            self.assertEqual(s.at(cmd), b"\r\n+CME ERROR: 50\r\n", cmd)
+        self.assertEqual(s.at("AT+CEREG="), b"\r\nOK\r\n")        # AT+CEREG=[<n>]: empty is 0
+        st = s.state()
+        self.assertEqual((st["cereg"], st["stat"]), (0, 1))
+
+    def test_cereg_forms_per_n(self):
+        s = self.sim
+        s.at("ATE0")
+        for n, urc in [(0, None), (1, b"1"), (2, b"1" + LOC), (3, b"1" + LOC), (4, b"1" + LOC),
+                       (5, b"1" + LOC)]:
+            self.assertEqual(s.at("AT+CEREG=%d" % n), b"\r\nOK\r\n", n)
+            self.assertEqual(s.state()["cereg"], n)
+            read = b"+CEREG: %d,1" % n + (LOC if n >= 2 else b"")
+            self.assertEqual(s.at("AT+CEREG?"), answer(read, b"OK"), n)
+            self.assertEqual(s.control("radio stat 1"), "ok")    # unchanged: printed all the same
+            if urc is None:
+                self.assertEqual(s.drain(0.05), b"")
+            else:
+                self.assertEqual(s.read_until(b"\r\n", 1) + s.read_until(b"\r\n"), answer(b"+CEREG: " + urc))
+        # PSM timers in the n=4/5 forms only, after empty cause fields.
+        self.assertEqual(s.control("radio psm on"), "ok")
+        for n in range(6):
+            s.at("AT+CEREG=%d" % n)
+            read = b"+CEREG: %d,1" % n + (LOC if n >= 2 else b"") + (PSM if n >= 4 else b"")
+            self.assertEqual(s.at("AT+CEREG?"), answer(read, b"OK"), n)
+        s.control("radio stat 5")
+        self.assertEqual(s.read_until(PSM + b"\r\n"), answer(b"+CEREG: 5" + LOC + PSM))
+        s.control("radio psm off")
+        # Not registered: <stat> alone, whatever n.
+        for n in (1, 2, 3, 5):
+            s.at("AT+CEREG=%d" % n)
+            for stat in (0, 2, 3, 4):
+                self.assertEqual(s.control("radio stat %d" % stat), "ok")
+                self.assertEqual(s.read_until(b"\r\n", 1) + s.read_until(b"\r\n"),
+                                 answer(b"+CEREG: %d" % stat), (n, stat))
+                self.assertEqual(s.at("AT+CEREG?"), answer(b"+CEREG: %d,%d" % (n, stat), b"OK"))
+                self.assertEqual(s.state()["stat"], stat)
+        self.assertIn("# urc +CEREG: 4", s.log())
+        self.assertIn("# radio stat 4", s.log())
+
+    def test_cell_change(self):
+        s = self.sim
+        s.at("ATE0")
+        s.at("AT+CEREG=1")
+        self.assertEqual(s.control("radio cell 1a2b 0bf576d1"), "ok")     # n=1: no URC for a cell
+        self.assertEqual(s.drain(0.05), b"")
+        s.at("AT+CEREG=2")
+        self.assertEqual(s.control("radio cell 00FF 5"), "ok")
+        self.assertEqual(s.read_until(b"9\r\n"), answer(b'+CEREG: 1,"00FF","5",9'))
+        self.assertEqual(s.at("AT+QENG=0"), answer(b'+QENG: 0,2506,2,62,"5",-84,-10,-74,2,5,"00FF",0,90',
+                                                   b"+QENG: 1,2506,2,63,-95", b"OK"))
+        s.at("AT+CEREG=5")
+        s.control("radio cell 1a2b 0bf576d1")
+        self.assertEqual(s.read_until(b"9\r\n"), answer(b'+CEREG: 1,"1A2B","0BF576D1",9'))
+        s.control("radio stat 2")
+        s.read_until(b"+CEREG: 2\r\n")
+        s.control("radio cell 1a2c 1")                                       # not registered
+        self.assertEqual(s.drain(0.05), b"")
+        s.control("radio stat 1")
+        self.assertEqual(s.read_until(b"9\r\n"), answer(b'+CEREG: 1,"1A2C","1",9'))
+        for bad in ("radio cell 1a2 1", "radio cell 1a2b3 1", "radio cell 1a2b", "radio cell zzzz 1",
+                    "radio cell 1a2b 123456789", "radio cell 1a2b 12g"):
+            self.assertEqual(s.control(bad),
+                             "err usage: radio cell <tac: 4 hex digits> <ci: 1..8 hex digits>", bad)
+
+    def test_cereg_max_fallback(self):
+        s = self.sim
+        s.at("ATE0")
+        self.assertEqual(s.control("cereg-max 2"), "ok")
+        for n in (5, 4, 3):
+            self.assertEqual(s.at("AT+CEREG=%d" % n), b"\r\nERROR\r\n", n)
+        self.assertEqual(s.state()["cereg"], 0)
+        self.assertEqual(s.at("AT+CEREG=2"), b"\r\nOK\r\n")                # the fall-back
+        self.assertEqual(s.at("AT+CEREG=?"), answer(b"+CEREG: (0-2)", b"OK"))
+        self.assertEqual(s.state()["cereg"], 2)
+        s.at("AT+CMEE=1")
+        self.assertEqual(s.at("AT+CEREG=5"), b"\r\n+CME ERROR: 50\r\n")
+        self.assertEqual(s.state()["cereg"], 2)                             # a refusal keeps n
+        s.control("reset")                                                  # sticky; n forgotten
+        self.assertEqual(s.read_until(IP_LINE), PREAMBLE_BYTES + BOOT_TAIL)
+        self.assertEqual(s.state()["cereg"], 0)
+        s.at("ATE0")
+        self.assertEqual(s.at("AT+CEREG=3"), b"\r\nERROR\r\n")
+        self.assertEqual(s.control("cereg-max 5"), "ok")
+        self.assertEqual(s.at("AT+CEREG=5"), b"\r\nOK\r\n")
+        for bad in ("cereg-max 6", "cereg-max", "cereg-max -1", "cereg-max x"):
+            self.assertEqual(s.control(bad), "err usage: cereg-max <0..5>", bad)
+        self.assertIn("# cereg-max 2", s.log())
+
+    def test_signal_conversions(self):
+        s = self.sim
+        s.at("ATE0")
+        # rsrp, rsrq, rssi -> CESQ rxlev,rsrq,rsrp and CSQ rssi (3GPP TS 27.007 tables, clamped)
+        table = [((-84, -10, -74), (37, 20, 57), 19),
+                 ((-140, -20, -113), (0, 0, 1), 0),
+                 ((-141, -19, -111), (0, 2, 0), 1),
+                 ((-139, -19, -110), (1, 2, 2), 1),
+                 ((-109, -11, -109), (2, 18, 32), 2),
+                 ((-45, -4, -53), (58, 32, 96), 30),
+                 ((-44, -3, -51), (60, 34, 97), 31),
+                 ((-30, 5, -20), (63, 34, 97), 31),
+                 ((-160, -40, -150), (0, 0, 0), 0),
+                 ((-100, -12, -90), (21, 16, 41), 11)]
+        for (rsrp, rsrq, rssi), (i_rxlev, i_rsrq, i_rsrp), i_csq in table:
+            req = "radio signal %d %d %d 3" % (rsrp, rsrq, rssi)
+            self.assertEqual(s.control(req), "ok", req)
+            self.assertEqual(s.at("AT+CESQ"),
+                             answer(b"+CESQ: %d,99,255,255,%d,%d" % (i_rxlev, i_rsrq, i_rsrp), b"OK"), req)
+            self.assertEqual(s.at("AT+CSQ"), answer(b"+CSQ: %d,99" % i_csq, b"OK"), req)
+        self.assertEqual(s.control("radio signal -100 -12 -90 -3 2 3734 101 8"), "ok")
+        self.assertEqual(lines_of(s.at("AT+QENG=0"))[0],
+                         b'+QENG: 0,3734,2,101,"6923252",-100,-12,-90,-3,8,"69C9",2,90')
+        self.assertEqual(s.control("radio signal -90 -8 -70 5"), "ok")         # the rest kept
+        self.assertEqual(lines_of(s.at("AT+QENG=0"))[0],
+                         b'+QENG: 0,3734,2,101,"6923252",-90,-8,-70,5,8,"69C9",2,90')
+        usage = "err usage: radio signal <rsrp_dbm> <rsrq_db> <rssi_dbm> <snr_db> [ecl] [earfcn] [pci] [band]"
+        bad = {"radio signal -84 -10 -74": usage, "radio signal -84 -10 -74 2 0 1 2 3 4": usage,
+               "radio signal -84 -10 -74 x": "err bad snr x (-30..50)",
+               "radio signal 0 -10 -74 2": "err bad rsrp 0 (-160..-20)",
+               "radio signal -84 -10 -74 2 3": "err bad ecl 3 (0..2)",
+               "radio signal -84 -10.5 -74 2": "err bad rsrq -10.5 (-40..10)",
+               "radio signal -84 -10 -74 2 0 2506 504": "err bad pci 504 (0..503)"}
+        for req, want in bad.items():
+            self.assertEqual(s.control(req), want, req)
+        self.assertEqual(lines_of(s.at("AT+QENG=0"))[0],                      # a refusal changes nothing
+                         b'+QENG: 0,3734,2,101,"6923252",-90,-8,-70,5,8,"69C9",2,90')
+
+    def test_unknown_and_neighbour(self):
+        s = self.sim
+        s.at("ATE0")
+        self.assertEqual(s.control("radio unknown"), "ok")
+        self.assertEqual(s.at("AT+CESQ"), answer(b"+CESQ: 99,99,255,255,255,255", b"OK"))
+        self.assertEqual(s.at("AT+CSQ"), answer(b"+CSQ: 99,99", b"OK"))
+        self.assertEqual(s.at("AT+QENG=0"), b"\r\nERROR\r\n")
+        s.at("AT+CMEE=1")
+        self.assertEqual(s.at("AT+QENG=0"), b"\r\n+CME ERROR: 30\r\n")
+        self.assertEqual(s.at("AT+CEREG?"), answer(b"+CEREG: 0,1", b"OK"))    # independent of stat
+        self.assertEqual(s.control("radio signal -84 -10 -74 2"), "ok")
+        self.assertEqual(s.at("AT+CESQ"), answer(b"+CESQ: 37,99,255,255,20,57", b"OK"))
+        self.assertEqual(s.control("radio neighbour none"), "ok")
+        self.assertEqual(s.at("AT+QENG=0"), answer(QENG_DEFAULT, b"OK"))
+        self.assertEqual(s.control("radio neighbour 3734 7 -101"), "ok")
+        self.assertEqual(s.at("AT+QENG=0"), answer(QENG_DEFAULT, b"+QENG: 1,3734,2,7,-101", b"OK"))
+        usage = "err usage: radio neighbour none|<earfcn> <pci> <rsrp_dbm>"
+        for bad in ("radio neighbour", "radio neighbour 1 2", "radio neighbour 1 504 -90",
+                    "radio neighbour 1 2 -10"):
+            self.assertEqual(s.control(bad), usage, bad)
+        for bad in ("radio", "radio stat", "radio stat 6", "radio stat x", "radio psm maybe",
+                    "radio unknown 1", "radio frob"):
+            self.assertTrue(s.control(bad).startswith("err usage: radio"), bad)
+        events = [ln[2:] for ln in s.log() if ln.startswith("# ")]
+        for ev in ("radio unknown", "radio signal -84 -10 -74 2", "radio neighbour none",
+                   "radio neighbour 3734 7 -101"):
+            self.assertIn(ev, events)
+
+    def test_boot_attach(self):
+        s = self.sim
+        s.at("AT+CEREG=2")
+        s.control("reset")                          # n=0 after the boot: the tail as before
+        self.assertEqual(s.read_until(IP_LINE), PREAMBLE_BYTES + BOOT_TAIL)
+        self.assertEqual((s.state()["cereg"], s.state()["stat"]), (0, 1))
+        # Searching from the restart until the attach; a URC there if n was set in between.
+        self.assertEqual(s.control("play reboot 0.15"), "ok")
+        s.read_until(b"RDY\r\n")
+        self.assertEqual(s.state()["stat"], 2)
+        self.assertEqual(s.at("AT+CEREG=1"), b"AT+CEREG=1\r\r\nOK\r\n")
+        self.assertEqual(s.at("AT+CEREG?"), b"AT+CEREG?\r\r\n+CEREG: 1,2\r\n\r\nOK\r\n")
+        self.assertEqual(s.read_until(b"+CEREG: 1\r\n"),
+                         b"\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\n+CEREG: 1\r\n")   # no +IP here
+        self.assertEqual(s.state()["stat"], 1)
+        # Denied: the attach ends in 3, and no +IP.
+        self.assertEqual(s.control("radio stat 3"), "ok")
+        self.assertEqual(s.read_until(b"\r\n", 1) + s.read_until(b"\r\n"), b"\r\n+CEREG: 3\r\n")   # n=1 still
+        s.control("reset")
+        self.assertEqual(s.read_until(b"+CPIN: READY\r\n"),
+                         PREAMBLE_BYTES + BOOT_TAIL[:-len(b"\r\n" + IP_LINE)])
+        self.assertEqual(s.drain(0.1), b"")
+        self.assertEqual(s.state()["stat"], 3)
+        # Roaming survives a replug (a module that booted and attached meanwhile).
+        s.control("radio stat 5")
+        s.control("unplug 0")
+        s.control("replug")
+        s.open_port()
+        self.assertEqual(s.at("AT+CEREG?"), b"AT+CEREG?\r\r\n+CEREG: 0,5\r\n\r\nOK\r\n")
+
+    def test_logged_counted_and_gated(self):
+        s = self.sim
+        cmds = ["ATE0", "AT+CEREG=5", "AT+CEREG?", "AT+CESQ", "AT+CSQ", "AT+QENG=0"]
+        for c in cmds:
+            s.at(c)
+        self.assertEqual(s.state()["commands"], len(cmds))
+        self.assertEqual([ln.split(" ", 1)[1] for ln in s.log() if not ln.startswith("# ")], cmds)
+        # While downloading (the daemon's gate is closed) a radio change still prints its URC.
+        s.control("play stall-downloading")
+        s.read_until(b'"COAPSTART"\r\n')
+        s.control("radio cell 2b3c 7")
+        self.assertEqual(s.read_until(b"9\r\n"), answer(b'+CEREG: 1,"2B3C","7",9'))
+        self.assertIn('# urc +CEREG: 1,"2B3C","7",9', s.log())
+        s.control("reset")
+        s.read_until(IP_LINE)
+        # While flashing nothing is answered, but every command is logged and counted.
+        s.control("play stall-updating")
+        s.read_until(b'"UPDATING",40%,1,1\r\n')
+        for c in ("AT+CESQ", "AT+CEREG?", "AT+QENG=0", "AT+CSQ"):
+            s.send(c)
+        self.assertEqual(s.drain(0.15), b"")
+        self.assertEqual(s.state()["commands"], len(cmds) + 4)
+        self.assertEqual(s.state()["cereg"], 0)          # the flasher booted: n forgotten
+        # And while silent.
+        s.control("reset")
+        s.read_until(IP_LINE)
+        s.control("silent on")
+        s.send("AT+CESQ")
+        self.assertEqual(s.drain(0.1), b"")
+        self.assertEqual(s.state()["commands"], len(cmds) + 5)
 
 
 if __name__ == "__main__":

@@ -357,6 +357,45 @@ START_TEST(test_load_corrupt)
 }
 END_TEST
 
+/* Through durable.c: the aside name stays fota.state.corrupt-<seconds>, and a second corrupt
+ * file in the same second keeps the first one's evidence. */
+START_TEST(test_load_corrupt_twice)
+{
+        struct store_record r;
+        char why[512] = "";
+        DIR *d;
+        struct dirent *e;
+        unsigned n = 0, plain = 0;
+        const size_t prefix = strlen(STORE_FILE_NAME ".corrupt-");
+
+        make_dir();
+        for (int i = 0; i < 2; i++) {
+                write_file(STORE_FILE_NAME, "garbage\n", 8);
+                ck_assert_int_eq(store_load(tmpdir, &r, why, sizeof(why)), -EBADMSG);
+                ck_assert_msg(strstr(why, "moved aside to ") != NULL, "why: %s", why);
+        }
+        d = opendir(tmpdir);
+        ck_assert_ptr_nonnull(d);
+        while ((e = readdir(d))) {
+                size_t digits;
+
+                if (strncmp(e->d_name, STORE_FILE_NAME ".corrupt-", prefix) != 0)
+                        continue;
+                n++;
+                digits = strspn(e->d_name + prefix, "0123456789");
+                /* seconds since the epoch: 10 digits until 2286, never microseconds */
+                ck_assert_msg(digits == 10, "name: %s", e->d_name);
+                if (e->d_name[prefix + digits] == '\0')
+                        plain++;
+        }
+        closedir(d);
+        ck_assert_uint_eq(n, 2);
+        ck_assert_uint_ge(plain, 1);
+        ck_assert(!exists(STORE_FILE_NAME));
+        remove_dir();
+}
+END_TEST
+
 START_TEST(test_load_too_big)
 {
         struct store_record r;
@@ -423,6 +462,7 @@ static Suite *store_suite(void)
         tcase_add_test(tc, test_save_load);
         tcase_add_test(tc, test_save_errors);
         tcase_add_test(tc, test_load_corrupt);
+        tcase_add_test(tc, test_load_corrupt_twice);
         tcase_add_test(tc, test_load_too_big);
         tcase_add_test(tc, test_load_missing);
         tcase_add_test(tc, test_boot_id);

@@ -2,6 +2,7 @@
  * transcript line by line, then tables of final results, async results, URC variants, boot
  * preamble shapes, solicited-vs-URC, echo, unknown and malformed lines. */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,9 @@ static void check_urc(const char *what, const struct urc *got, const struct urc 
                 break;
         case URC_CEREG:
                 ck_assert_int_eq(got->cereg.stat, want->cereg.stat);
+                ck_assert_str_eq(got->cereg.tac, want->cereg.tac);
+                ck_assert_str_eq(got->cereg.ci, want->cereg.ci);
+                ck_assert_int_eq(got->cereg.act, want->cereg.act);
                 break;
         case URC_CSCON:
                 ck_assert_int_eq(got->cscon.mode, want->cscon.mode);
@@ -133,6 +137,7 @@ struct urc_case {
 #define FOTA(l, k, c, pr)       FOTAP(l, NULL, k, c, pr)
 #define FOTA_UNKNOWN(l)         FOTA(l, FOTA_URC_UNKNOWN, -1, -1)
 #define UNK(l)                  CLS(l, NULL, NULL, AT_LINE_UNKNOWN)
+#define CEREG(l, st, t, c, a)   URC1(l, .type = URC_CEREG, .cereg = { (st), t, c, (a) })
 #define BARE(l, p, e, c)        { l, p, e, { .cls = (c) }, true }
 
 static void run_case(const struct urc_case *c)
@@ -207,10 +212,6 @@ static const struct urc_case urc_cases[] = {
         URC1("+QLWDATARECV:19,1,0,512", .type = URC_QLWDATARECV, .datarecv = { 19, 1, 0, 512 }),
         URC1("+QLWDATARECV: 19,1,0,5,a,b,c", .type = URC_QLWDATARECV,
              .datarecv = { 19, 1, 0, 5 }),
-        URC1("+CEREG: 1", .type = URC_CEREG, .cereg = { 1 }),
-        URC1("+CEREG:5", .type = URC_CEREG, .cereg = { 5 }),
-        URC1("+CEREG: 1,\"69C9\",\"6923252\",9", .type = URC_CEREG, .cereg = { 1 }),
-        URC1("+CEREG: 2,,,9", .type = URC_CEREG, .cereg = { 2 }),
         URC1("+CSCON: 1", .type = URC_CSCON, .cscon = { 1 }),
         URC1("+CSCON:0", .type = URC_CSCON, .cscon = { 0 }),
         URC1("+CFUN: 1", .type = URC_CFUN, .cfun = { 1 }),
@@ -223,6 +224,81 @@ static const struct urc_case urc_cases[] = {
         URC1("+IP: 2001:db8::1", .type = URC_IP, .ip = { "2001:db8::1" }),
 };
 CASE_TEST(test_urc, urc_cases)
+
+/* +CEREG: URC layouts for n=1..5 (27.007 10.1.22, BC26 AT manual 2.8): tac and ci are kept as the
+ * module gives them (upper-cased), AcT -1 when absent. */
+static const struct urc_case cereg_cases[] = {
+        /* n=1 */
+        CEREG("+CEREG: 1", 1, "", "", -1),
+        CEREG("+CEREG:5", 5, "", "", -1),
+        CEREG("+CEREG: 0", 0, "", "", -1),
+        CEREG(" +CEREG: 10 ", 10, "", "", -1),
+        /* n=2 */
+        CEREG("+CEREG: 1,\"69C9\",\"6923252\",9", 1, "69C9", "6923252", 9),
+        CEREG("+CEREG:1,\"69c9\",\"0bf576d1\",9", 1, "69C9", "0BF576D1", 9),
+        CEREG("+CEREG: 5, \"0001\" , \"FFFFFFFF\" ,9", 5, "0001", "FFFFFFFF", 9),
+        CEREG("+CEREG: 2,,,9", 2, "", "", 9),
+        CEREG("+CEREG: 2,,,", 2, "", "", -1),
+        CEREG("+CEREG: 1,\"\",\"\",9", 1, "", "", 9),
+        CEREG("+CEREG: 1,\"A\",\"B\",7", 1, "A", "B", 7),
+        CEREG("+CEREG: 2", 2, "", "", -1),          /* n=2 while searching: stat only */
+        /* n=3: cause_type, reject_cause */
+        CEREG("+CEREG: 3,\"69C9\",\"06923252\",9,0,15", 3, "69C9", "06923252", 9),
+        CEREG("+CEREG: 3,,,,0,15", 3, "", "", -1),
+        CEREG("+CEREG:1,\"69C9\",\"06923252\",9,,", 1, "69C9", "06923252", 9),
+        /* n=4: the cause pair empty, then the PSM timers */
+        CEREG("+CEREG: 1,\"69C9\",\"06923252\",9,,,\"00100100\",\"01000111\"", 1, "69C9", "06923252", 9),
+        /* n=5: everything */
+        CEREG("+CEREG: 5,\"69C9\",\"06923252\",9,0,0,\"00000101\",\"00111000\"", 5, "69C9", "06923252", 9),
+        CEREG("+CEREG:1,\"69C9\",\"06923252\",9,,,,", 1, "69C9", "06923252", 9),
+        CEREG("+CEREG: 1,\"69C9\",\"06923252\",9,,,\"\",", 1, "69C9", "06923252", 9),
+        /* Malformed: bad hex, too long, unquoted, bare second field (the read shape), missing
+         * fields, out-of-range numbers, junk at the end. */
+        UNK("+CEREG: 1,\"69G9\",\"06923252\",9"),
+        UNK("+CEREG: 1,\"69C9\",\"0692325Z\",9"),
+        UNK("+CEREG: 1,\"69C90\",\"06923252\",9"),
+        UNK("+CEREG: 1,\"69C9\",\"069232520\",9"),
+        UNK("+CEREG: 1,69C9,\"06923252\",9"),
+        UNK("+CEREG: 1,\"69C9,\"06923252\",9"),
+        UNK("+CEREG: 1,\"69C9\",\"06923252\""),
+        UNK("+CEREG: 1,\"69C9\""),
+        UNK("+CEREG: 1,\"69C9\",\"06923252\",16"),
+        UNK("+CEREG: 1,\"69C9\",\"06923252\",-1"),
+        UNK("+CEREG: 1,\"69C9\",\"06923252\",9,0"),
+        UNK("+CEREG: 1,\"69C9\",\"06923252\",9,0,0,\"00100100\""),
+        UNK("+CEREG: 1,\"69C9\",\"06923252\",9,0,0,\"00200100\",\"0\""),
+        UNK("+CEREG: 1,\"69C9\",\"06923252\",9,0,0,\"001001001\",\"0\""),
+        UNK("+CEREG: 1,\"69C9\",\"06923252\",9,0,0,\"0\",\"0\",1"),
+        UNK("+CEREG: 1,\"69C9\",\"06923252\",9 x"),
+        UNK("+CEREG: 2,1"),
+        UNK("+CEREG: 5,1,\"69C9\",\"06923252\",9,0,0,\"00000101\",\"00111000\""),
+        UNK("+CEREG: x"),
+};
+CASE_TEST(test_cereg, cereg_cases)
+
+/* urc_decode_cereg() is the same decoder without the prefix (the read response's tail). */
+START_TEST(test_cereg_fields)
+{
+        struct urc u;
+
+        memset(&u, 0x5a, sizeof(u));
+        ck_assert_int_eq(urc_decode_cereg("1,\"69c9\",\"06923252\",9", &u), 0);
+        ck_assert_int_eq(u.type, URC_CEREG);
+        ck_assert_int_eq(u.cereg.stat, 1);
+        ck_assert_str_eq(u.cereg.tac, "69C9");
+        ck_assert_str_eq(u.cereg.ci, "06923252");
+        ck_assert_int_eq(u.cereg.act, 9);
+        ck_assert_int_eq(urc_decode_cereg(" 2", &u), 0);
+        ck_assert_int_eq(u.cereg.stat, 2);
+        ck_assert_str_eq(u.cereg.tac, "");
+        ck_assert_int_eq(u.cereg.act, -1);
+        /* A failure leaves out untouched. */
+        ck_assert_int_eq(urc_decode_cereg("3,\"XYZ\",,", &u), -EINVAL);
+        ck_assert_int_eq(u.cereg.stat, 2);
+        ck_assert_int_eq(urc_decode_cereg("", &u), -EINVAL);
+        ck_assert_int_eq(urc_decode_cereg(NULL, &u), -EINVAL);
+}
+END_TEST
 
 static const struct urc_case fota_cases[] = {
         FOTA("+QIND: \"FOTA\",\"COAPSTART\"", FOTA_URC_COAPSTART, -1, -1),
@@ -309,7 +385,11 @@ static const struct urc_case solicited_cases[] = {
         URCP("+CPIN: READY", NULL, NULL, .type = URC_CPIN, .cpin = { "READY" }),
         CLS("+CEREG: 0,1", "AT+CEREG?", "+CEREG:", AT_LINE_RESPONSE),
         CLS("+CEREG: 2", "AT+CEREG?", "+CEREG:", AT_LINE_RESPONSE),
-        URCP("+CEREG: 2", "ATI", NULL, .type = URC_CEREG, .cereg = { 2 }),
+        URCP("+CEREG: 2", "ATI", NULL, .type = URC_CEREG, .cereg = { 2, "", "", -1 }),
+        /* The read response with location (n=2) is not a URC either, but the URC layout while
+         * AT+CEREG? waits is its response by prefix: the network module tells them apart. */
+        UNK("+CEREG: 2,1,\"69C9\",\"06923252\",9"),
+        CLS("+CEREG: 1,\"69C9\",\"06923252\",9", "AT+CEREG?", "+CEREG:", AT_LINE_RESPONSE),
         /* The read-response shape with nobody asking is not a URC either. */
         UNK("+CEREG: 0,1"),
         CLS("+CSCON: 0,1", "AT+CSCON?", "+CSCON:", AT_LINE_RESPONSE),
@@ -447,6 +527,8 @@ static Suite *urc_suite(void)
         LOOP(tc, test_final, final_cases);
         LOOP(tc, test_async, async_cases);
         LOOP(tc, test_urc, urc_cases);
+        LOOP(tc, test_cereg, cereg_cases);
+        tcase_add_test(tc, test_cereg_fields);
         LOOP(tc, test_fota, fota_cases);
         LOOP(tc, test_boot, boot_cases);
         LOOP(tc, test_solicited, solicited_cases);

@@ -1,6 +1,8 @@
 /* bc26ctl.c - the command-line client of bc26d's D-Bus API (doc/dbus-api.md): status, monitor,
- * send, reset. Owns only talking to the bus and printing; argument checks live in ctl-args.c. */
+ * send, reset, history. Owns only talking to the bus and printing; argument checks live in ctl-args.c. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -8,13 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
 #include "ctl-args.h"
+#include "ctl-history.h"
+#include "metrics.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -514,6 +520,106 @@ bad_reply:
         return EXIT_FAILURE;
 }
 
+/* ---- history ----------------------------------------------------------------------------- */
+
+/* Set the member of e that key names, if v has the key's type; anything else is skipped, so a
+ * newer bc26d may add keys (doc/dbus-api.md). Strings point into the reply. */
+static void history_entry_set(struct ctl_history_entry *e, const char *key, const struct value *v)
+{
+        if (strcmp(key, "started") == 0 && v->type == 't')
+                e->started = v->u;
+        else if (strcmp(key, "finished") == 0 && v->type == 't')
+                e->finished = v->u;
+        else if (strcmp(key, "result") == 0 && v->type == 's')
+                e->result = v->str;
+        else if (strcmp(key, "code") == 0 && v->type == 'i')
+                e->code = (int32_t) v->i;
+        else if (strcmp(key, "revision_before") == 0 && v->type == 's')
+                e->revision_before = v->str;
+        else if (strcmp(key, "revision_after") == 0 && v->type == 's')
+                e->revision_after = v->str;
+        else if (strcmp(key, "resets") == 0 && v->type == 'u')
+                e->resets = (uint32_t) v->u;
+        else if (strcmp(key, "max_progress") == 0 && v->type == 'u')
+                e->max_progress = (uint32_t) v->u;
+        else if (strcmp(key, "interrupted") == 0 && v->type == 'b')
+                e->interrupted = v->b;
+}
+
+/* A GetHistory() reply, aa{sv}, newest first, into a new array (*out, free() it). */
+static int read_history(sd_bus_message *m, struct ctl_history_entry **out, size_t *n_out)
+{
+        struct ctl_history_entry *v = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "a{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(m, 'a', "{sv}")) > 0) {
+                if (n == allocated) {
+                        size_t k = allocated ? allocated * 2 : 16;
+                        struct ctl_history_entry *p = realloc(v, k * sizeof(*v));
+
+                        if (!p) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        v = p;
+                        allocated = k;
+                }
+                memset(&v[n], 0, sizeof(v[n]));
+                while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                        const char *key;
+                        struct value x;
+
+                        r = sd_bus_message_read_basic(m, 's', &key);
+                        if (r >= 0)
+                                r = read_value(m, &x);
+                        if (r >= 0)
+                                history_entry_set(&v[n], key, &x);
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(m);
+                        if (r < 0)
+                                break;
+                }
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+                n++;
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(m);
+        if (r < 0) {
+                free(v);
+                return r;
+        }
+        *out = v;
+        *n_out = n;
+        return 0;
+}
+
+static int cmd_history(sd_bus *bus, bool json)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        struct ctl_history_entry *entries = NULL;
+        size_t n = 0;
+        int r;
+
+        r = sd_bus_call_method(bus, BC26D_NAME, BC26D_PATH, BC26D_FOTA, "GetHistory", &e, &reply, "");
+        if (r < 0)
+                return report_error("history", r, &e);
+        r = read_history(reply, &entries, &n);
+        if (r < 0) {
+                fprintf(stderr, "bc26ctl: cannot parse a reply: %s\n", strerror(-r));
+                return EXIT_FAILURE;
+        }
+        if (json)
+                ctl_history_print_json(stdout, entries, n);
+        else
+                ctl_history_print_text(stdout, entries, n);
+        free(entries);
+        return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 /* ---- the event loop: monitor, and calls that wait for as long as the daemon needs --------- */
 
 static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -625,6 +731,266 @@ static int cmd_reset(sd_bus *bus)
                 return report_error("reset", r, NULL);
         return call_and_wait(bus, m, "reset",
                              "interrupted; the reset may still be carried out by bc26d");
+}
+
+/* ---- metrics ----------------------------------------------------------------------------- */
+
+#define BC26D_NETWORK "org.bc26d.Network1"
+#define METRICS_FILE_MODE 0644          /* node-exporter runs as user prometheus: it must read it */
+
+/* The daemon is not there (or left while we asked): bc26_up 0. */
+static bool metrics_daemon_gone(int r, const sd_bus_error *e)
+{
+        return sd_bus_error_has_name(e, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
+               sd_bus_error_has_name(e, SD_BUS_ERROR_NAME_HAS_NO_OWNER) ||
+               sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) ||
+               sd_bus_error_has_name(e, SD_BUS_ERROR_DISCONNECTED) ||
+               (!sd_bus_error_is_set(e) && (r == -ECONNRESET || r == -ENOTCONN));
+}
+
+/* An older bc26d without this interface, method or property: its values are "not known". */
+static bool metrics_not_provided(const sd_bus_error *e)
+{
+        return sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_METHOD) ||
+               sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_INTERFACE) ||
+               sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_PROPERTY);
+}
+
+/* GetAll(iface), or the method member with no arguments. 1 answered, 0 not provided, -ENOTCONN
+ * the daemon is gone; any other error is reported and its exit code left in *code. */
+static int metrics_call(sd_bus *bus, const char *iface, const char *member, sd_bus_message **reply,
+                        int *code)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (member)
+                r = sd_bus_call_method(bus, BC26D_NAME, BC26D_PATH, iface, member, &e, reply, "");
+        else
+                r = sd_bus_call_method(bus, BC26D_NAME, BC26D_PATH, DBUS_PROPERTIES, "GetAll", &e,
+                                       reply, "s", iface);
+        if (r >= 0)
+                return 1;
+        if (metrics_daemon_gone(r, &e))
+                return -ENOTCONN;
+        if (metrics_not_provided(&e))
+                return 0;
+        *code = report_error("metrics", r, &e);
+        return r;
+}
+
+/* Take the properties metrics need from a GetAll reply of iface. A value of an unexpected type
+ * stays "not known". Strings point into m. */
+static int metrics_read_properties(sd_bus_message *m, const char *iface, struct metrics_values *v)
+{
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *name;
+                struct value x;
+
+                r = sd_bus_message_read_basic(m, 's', &name);
+                if (r >= 0)
+                        r = read_value(m, &x);
+                if (r < 0)
+                        return r;
+#define IS(i, n, t) (strcmp(iface, (i)) == 0 && strcmp(name, (n)) == 0 && x.type == (t))
+                if (IS(BC26D_MODEM, "State", 's'))
+                        v->state = x.str;
+                else if (IS(BC26D_FOTA, "Phase", 's'))
+                        v->fota_phase = x.str;
+                else if (IS(BC26D_FOTA, "Progress", 'u'))
+                        v->fota_progress = (uint32_t) x.u;
+                else if (IS(BC26D_NETWORK, "Registration", 's'))
+                        v->registration = x.str;
+                else if (IS(BC26D_NETWORK, "Rsrp", 'i'))
+                        v->rsrp_dbm = (int32_t) x.i;
+                else if (IS(BC26D_NETWORK, "Sinr", 'i'))
+                        v->sinr_db = (int32_t) x.i;
+                else if (IS(BC26D_NETWORK, "Updated", 't'))
+                        v->updated_usec = x.u;
+#undef IS
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+/* A GetCounters reply, a{st}; keys this client does not know are skipped. */
+static int metrics_read_counters(sd_bus_message *m, struct metrics_values *v)
+{
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{st}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "st")) > 0) {
+                const char *key;
+                uint64_t n;
+                int i;
+
+                r = sd_bus_message_read(m, "st", &key, &n);
+                if (r < 0)
+                        return r;
+                i = metrics_counter_from_key(key);
+                if (i >= 0) {
+                        v->counters[i] = n;
+                        v->counter_known[i] = true;
+                }
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+/* Replace path with buf atomically: a temp file in the same directory (its name does not end in
+ * .prom, so node-exporter never reads it half written), fsync, rename, fsync the directory.
+ * 0 or negative errno; the temp file is removed on failure. */
+static int metrics_write_file(const char *path, const char *buf, size_t len)
+{
+        char dir[PATH_MAX], tmp[PATH_MAX];
+        const char *slash = strrchr(path, '/');
+        const char *base = slash ? slash + 1 : path;
+        size_t dirlen = slash ? (size_t) (slash - path) : 0;
+        int fd, dfd, r = 0;
+
+        if (base[0] == '\0')
+                return -EISDIR;
+        if (dirlen == 0)
+                (void) snprintf(dir, sizeof(dir), "%s", slash ? "/" : ".");
+        else if (dirlen < sizeof(dir))
+                (void) snprintf(dir, sizeof(dir), "%.*s", (int) dirlen, path);
+        else
+                return -ENAMETOOLONG;
+        if ((size_t) snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, base) >= sizeof(tmp))
+                return -ENAMETOOLONG;
+
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        for (size_t done = 0; done < len && r == 0;) {
+                ssize_t n = write(fd, buf + done, len - done);
+
+                if (n >= 0)
+                        done += (size_t) n;
+                else if (errno != EINTR)
+                        r = -errno;
+        }
+        if (r == 0 && fchmod(fd, METRICS_FILE_MODE) < 0)
+                r = -errno;
+        if (r == 0 && fsync(fd) < 0)
+                r = -errno;
+        if (close(fd) < 0 && r == 0)
+                r = -errno;
+        if (r == 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlink(tmp);
+                return r;
+        }
+        /* The rename itself survives a power cut only once the directory is synced. */
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        if (fsync(dfd) < 0 && errno != EINVAL)
+                r = -errno;
+        (void) close(dfd);
+        return r;
+}
+
+static void unref_metrics_replies(sd_bus_message *(*replies)[4])
+{
+        for (size_t i = 0; i < 4; i++)
+                (*replies)[i] = sd_bus_message_unref((*replies)[i]);
+}
+
+/* bc26ctl metrics [--output FILE]. bc26d not running (or no system bus at all): only bc26_up 0,
+ * exit 0, so a timer still replaces an old file and nobody scrapes stale values. */
+static int cmd_metrics(const struct ctl_args *a)
+{
+        static const struct {
+                const char *iface;
+                const char *member;     /* NULL: GetAll(iface) */
+        } calls[4] = {
+                { BC26D_MODEM, NULL },
+                { BC26D_FOTA, NULL },
+                { BC26D_NETWORK, NULL },
+                { BC26D_MODEM, "GetCounters" },
+        };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(unref_metrics_replies) sd_bus_message *replies[4] = { NULL };
+        struct metrics_values v;
+        const char *unique;
+        char *text = NULL;
+        size_t len = 0;
+        int code = EXIT_FAILURE;
+        int r;
+
+        metrics_values_init(&v);
+        r = sd_bus_open_system(&bus);
+        if (r >= 0)
+                r = sd_bus_get_unique_name(bus, &unique);
+        if (r == -EACCES || r == -EPERM) {
+                fprintf(stderr, "bc26ctl: cannot connect to the system bus: %s\n", strerror(-r));
+                return EXIT_ACCESS_DENIED;
+        }
+        if (r < 0) {
+                fprintf(stderr, "bc26ctl: no system bus (%s): reporting bc26_up 0\n", strerror(-r));
+        } else {
+                v.up = true;
+                for (size_t i = 0; i < 4 && v.up; i++) {
+                        r = metrics_call(bus, calls[i].iface, calls[i].member, &replies[i], &code);
+                        if (r == -ENOTCONN) {
+                                metrics_values_init(&v);        /* gone: nothing is known */
+                        } else if (r < 0) {
+                                return code;
+                        } else if (r > 0) {
+                                r = calls[i].member ? metrics_read_counters(replies[i], &v)
+                                                    : metrics_read_properties(replies[i],
+                                                                              calls[i].iface, &v);
+                                if (r < 0) {
+                                        fprintf(stderr, "bc26ctl: cannot parse a reply: %s\n",
+                                                strerror(-r));
+                                        return EXIT_FAILURE;
+                                }
+                        }
+                }
+        }
+
+        if (!a->output) {
+                r = metrics_write(stdout, &v);
+                if (r >= 0 && fflush(stdout) != 0)
+                        r = -errno;
+                if (r < 0) {
+                        fprintf(stderr, "bc26ctl: cannot write the metrics: %s\n", strerror(-r));
+                        return EXIT_FAILURE;
+                }
+                return EXIT_SUCCESS;
+        }
+        (void) metrics_format(NULL, 0, &v, &len);
+        text = malloc(len + 1);
+        if (!text) {
+                fprintf(stderr, "bc26ctl: out of memory\n");
+                return EXIT_FAILURE;
+        }
+        r = metrics_format(text, len + 1, &v, NULL);
+        if (r >= 0)
+                r = metrics_write_file(a->output, text, len);
+        free(text);
+        if (r < 0) {
+                fprintf(stderr, "bc26ctl: cannot write %s: %s\n", a->output, strerror(-r));
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
 }
 
 /* ---- monitor ----------------------------------------------------------------------------- */
@@ -870,6 +1236,8 @@ static void help(void)
                "       bc26ctl [--json] monitor\n"
                "       bc26ctl send OBJ/INST/RES HEX\n"
                "       bc26ctl reset\n"
+               "       bc26ctl [--json] history\n"
+               "       bc26ctl metrics [--output FILE]\n"
                "       bc26ctl --help | --version\n"
                "\n"
                "Ask bc26d, the daemon that owns the BC26 NB-IoT module, over the system bus.\n"
@@ -882,9 +1250,15 @@ static void help(void)
                "            on OBJ/INST/RES (ids 0..%u, e.g. 19/0/0) and wait for SEND OK,\n"
                "            however long the queue ahead of it takes\n"
                "  reset     reset the module (refused while a firmware upgrade runs)\n"
+               "  history   list the firmware upgrades bc26d recorded, newest first\n"
+               "  metrics   print bc26d's metrics in the Prometheus text format; bc26_up 0\n"
+               "            (and exit 0) when bc26d is not running\n"
                "\n"
                "Options:\n"
-               "  --json    status, monitor: JSON output (monitor: one object per line)\n"
+               "  --json    status, monitor, history: JSON output (monitor: one object per\n"
+               "            line)\n"
+               "  --output FILE\n"
+               "            metrics: replace FILE atomically (mode 0644) instead of printing\n"
                "  -h, --help\n"
                "  --version\n"
                "\n"
@@ -918,7 +1292,10 @@ int main(int argc, char *argv[])
         case CTL_COMMAND_MONITOR:
         case CTL_COMMAND_SEND:
         case CTL_COMMAND_RESET:
+        case CTL_COMMAND_HISTORY:
                 break;
+        case CTL_COMMAND_METRICS:
+                return cmd_metrics(&a);         /* no bus is an answer there: bc26_up 0 */
         }
 
         r = connect_bus(&bus);
@@ -935,8 +1312,11 @@ int main(int argc, char *argv[])
                 return cmd_send(bus, &a);
         case CTL_COMMAND_RESET:
                 return cmd_reset(bus);
+        case CTL_COMMAND_HISTORY:
+                return cmd_history(bus, a.json);
         case CTL_COMMAND_HELP:
         case CTL_COMMAND_VERSION:
+        case CTL_COMMAND_METRICS:
                 break;
         }
         return EXIT_SUCCESS;

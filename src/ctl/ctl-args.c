@@ -25,6 +25,10 @@ const char *ctl_command_to_string(enum ctl_command c)
                 return "send";
         case CTL_COMMAND_RESET:
                 return "reset";
+        case CTL_COMMAND_METRICS:
+                return "metrics";
+        case CTL_COMMAND_HISTORY:
+                return "history";
         }
         return "unknown";
 }
@@ -133,6 +137,8 @@ static const struct {
         { "monitor", CTL_COMMAND_MONITOR, 0 },
         { "send", CTL_COMMAND_SEND, 2 },
         { "reset", CTL_COMMAND_RESET, 0 },
+        { "metrics", CTL_COMMAND_METRICS, 0 },
+        { "history", CTL_COMMAND_HISTORY, 0 },
 };
 
 int ctl_args_parse(int argc, char *const argv[], struct ctl_args *a, char *err, size_t errsz)
@@ -156,6 +162,11 @@ int ctl_args_parse(int argc, char *const argv[], struct ctl_args *a, char *err, 
                                 version = true;
                         else if (strcmp(arg, "--json") == 0)
                                 a->json = true;
+                        else if (strcmp(arg, "--output") == 0)
+                                /* The next word, even "-x"; none: "" is refused below. */
+                                a->output = i + 1 < argc ? argv[++i] : "";
+                        else if (strncmp(arg, "--output=", strlen("--output=")) == 0)
+                                a->output = arg + strlen("--output=");
                         else if (!bad_option)
                                 bad_option = arg;
                         continue;
@@ -178,7 +189,7 @@ int ctl_args_parse(int argc, char *const argv[], struct ctl_args *a, char *err, 
         if (bad_option)
                 return fail(err, errsz, "unknown option \"%.40s\"", bad_option);
         if (n_pos == 0)
-                return fail(err, errsz, "missing command (status, monitor, send or reset)");
+                return fail(err, errsz, "missing command (status, monitor, send, reset, metrics or history)");
 
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
                 if (strcmp(pos[0], commands[i].name) == 0) {
@@ -191,8 +202,13 @@ int ctl_args_parse(int argc, char *const argv[], struct ctl_args *a, char *err, 
                 return fail(err, errsz, "too many arguments for %s", ctl_command_to_string(a->command));
         if (n_pos - 1 < n_args)
                 return fail(err, errsz, "send needs OBJ/INST/RES and HEX"); /* the only one */
-        if (a->json && a->command != CTL_COMMAND_STATUS && a->command != CTL_COMMAND_MONITOR)
-                return fail(err, errsz, "--json is only valid with status and monitor");
+        if (a->json && a->command != CTL_COMMAND_STATUS && a->command != CTL_COMMAND_MONITOR &&
+            a->command != CTL_COMMAND_HISTORY)
+                return fail(err, errsz, "--json is only valid with status, monitor and history");
+        if (a->output && a->command != CTL_COMMAND_METRICS)
+                return fail(err, errsz, "--output is only valid with metrics");
+        if (a->output && a->output[0] == '\0')
+                return fail(err, errsz, "--output needs a FILE name");
 
         if (a->command == CTL_COMMAND_SEND) {
                 r = ctl_parse_path(pos[1], &a->obj, &a->inst, &a->res, err, errsz);

@@ -17,14 +17,17 @@ enum ctl_command {
         CTL_COMMAND_MONITOR,
         CTL_COMMAND_SEND,
         CTL_COMMAND_RESET,
+        CTL_COMMAND_METRICS,
+        CTL_COMMAND_HISTORY,
 };
 
 struct ctl_args {
         enum ctl_command command;
-        bool json;                      /* --json: status and monitor only */
+        bool json;                      /* --json: status, monitor and history only */
         unsigned obj, inst, res;        /* send */
         uint8_t data[CTL_PAYLOAD_MAX];  /* send */
         size_t len;                     /* send: 1..CTL_PAYLOAD_MAX */
+        const char *output;             /* metrics --output FILE (points into argv); NULL stdout */
 };
 
 /* Parse "OBJ/INST/RES" (three decimal ids 0..65535). 0 or -EINVAL with a sentence in err. */
