@@ -28,6 +28,7 @@ struct fx {
         enum modem_rung rungs[8];
         int n_attempts;
         int n_recovered, n_failed;      /* reset_rung outcomes */
+        int n_probed;                   /* answered liveness probes (ops->probed) */
         uint64_t now;
 };
 
@@ -82,9 +83,16 @@ static void rung_outcome(void *ud, enum modem_rung r, bool recovered)
                 f->n_failed++;
 }
 
+static void probed(void *ud, uint64_t now)
+{
+        struct fx *f = ud;
+
+        f->n_probed++;
+}
+
 static const struct modem_ops m_ops = {
         .state_changed = st_changed, .rebooted = rebooted, .reset_attempt = attempt,
-        .reset_rung = rung_outcome,
+        .reset_rung = rung_outcome, .probed = probed,
 };
 
 struct fx_opts {
@@ -383,9 +391,12 @@ START_TEST(test_probe)
         setup(&f, false, 60 * S);
         answer_init(&f);
         ck_assert_uint_eq(modem_next_deadline(f.m), f.now + 60 * S);
+        ck_assert_int_eq(f.n_probed, 0);
         advance(&f, 60 * S);
         ck_assert_str_eq(last(&f), "AT");
         feed(&f, "\r\nOK\r\n");
+        /* An answered probe is announced once: the radio readings ride on it (no timer of theirs). */
+        ck_assert_int_eq(f.n_probed, 1);
         for (int i = 0; i < 3; i++) {
                 advance(&f, modem_next_deadline(f.m) - f.now);
                 /* After an unanswered probe the channel resynchronises first; unanswered too,
@@ -396,6 +407,7 @@ START_TEST(test_probe)
         }
         ck_assert_int_eq(f.state, MODEM_STATE_RESETTING);
         ck_assert_str_eq(last(&f), "AT+QRST=1");
+        ck_assert_int_eq(f.n_probed, 1);                /* unanswered probes are not */
         teardown(&f);
 }
 END_TEST

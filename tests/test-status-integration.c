@@ -183,6 +183,17 @@ START_TEST(test_network_properties)
         ck_assert_str_eq(harness_prop(&h, NETWORK, "Rsrp"), "-85");
         ck_assert_str_eq(harness_prop(&h, NETWORK, "Sinr"), "7");
         ck_assert_str_eq(harness_prop(&h, NETWORK, "Band"), "8");
+        {
+                int status;
+                const char *out = run(&h, TOP_BUILDDIR "/bc26ctl status", &status);
+
+                ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "bc26ctl status failed: %s", out);
+                ck_assert_msg(strstr(out, "Rsrp: -85\n") && strstr(out, "Registration: home\n") &&
+                              strstr(out, "Band: 8\n") && !strstr(out, "Updated: never"), "%s", out);
+                out = run(&h, TOP_BUILDDIR "/bc26ctl --json status", &status);
+                ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "bc26ctl --json status failed: %s", out);
+                ck_assert_msg(strstr(out, "\"Network1\":{") && strstr(out, "\"Rsrp\":-85"), "%s", out);
+        }
 
         /* A cell change and roaming arrive as URCs, with no command asked for them. */
         ck_assert_str_eq(harness_sim(&h, "radio cell 1A2B 0C3D4E5F"), "ok");
@@ -226,6 +237,54 @@ START_TEST(test_network_while_gated)
         ck_assert_int_eq(sim_commands(&h), before);
         ck_assert_str_eq(harness_prop(&h, NETWORK, "Updated"), updated);
         ck_assert_str_eq(harness_prop(&h, FOTA, "Phase"), "downloading");
+        harness_cleanup(&h);
+}
+END_TEST
+
+/* The readings ride on the liveness probe: each answered "AT" is followed by the four status
+ * commands; no other timer sends them. */
+START_TEST(test_network_rides_on_probe)
+{
+        struct harness h;
+        char between[4096];
+
+        harness_init(&h);
+        harness_start_sim(&h, NULL);
+        harness_write_config(&h, NULL);
+        {
+                char *conf = harness_read_file(h.conf), *at = strstr(conf, "probe_interval_s=0\n");
+                FILE *f;
+
+                ck_assert_ptr_nonnull(at);
+                at[strlen("probe_interval_s=")] = '5';          /* the harness turns the probe off */
+                f = fopen(h.conf, "w");
+                ck_assert_ptr_nonnull(f);
+                fputs(conf, f);
+                fclose(f);
+                free(conf);
+        }
+        harness_start_daemon(&h);
+        ck_assert(harness_wait_prop(&h, MODEM, "State", "ready", WAIT_MS));
+        ck_assert(harness_wait_file(h.simlog, "AT+QENG=0", 1, WAIT_MS));
+        harness_sim(&h, "radio signal -97 -13 -80 3");
+        /* The next probe (at most 5 s away) brings the new values without any client asking. */
+        ck_assert(harness_wait_prop(&h, NETWORK, "Rsrp", "-97", WAIT_MS));
+        ck_assert_str_eq(harness_prop(&h, NETWORK, "Sinr"), "3");
+        ck_assert_int_eq(harness_commands_between(&h, "# radio signal", NULL, between, sizeof(between)) >= 5, 1);
+        {
+                const char *want[] = { "AT", "AT+CEREG?", "AT+CESQ", "AT+CSQ", "AT+QENG=0" };
+                char *line = between;
+
+                /* "<time> <command>" lines */
+                for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+                        char *sp = strchr(line, ' '), *nl = strchr(line, '\n');
+
+                        ck_assert_msg(sp && nl && sp < nl, "short log:\n%s", between);
+                        *nl = '\0';
+                        ck_assert_msg(!strcmp(sp + 1, want[i]), "command %zu is '%s', want '%s'", i, sp + 1, want[i]);
+                        line = nl + 1;
+                }
+        }
         harness_cleanup(&h);
 }
 END_TEST
@@ -389,6 +448,7 @@ static Suite *suite(void)
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, test_network_properties);
         tcase_add_test(tc, test_network_while_gated);
+        tcase_add_test(tc, test_network_rides_on_probe);
         tcase_add_test(tc, test_history_revisions);
         tcase_add_test(tc, test_history_interrupted);
         tcase_add_test(tc, test_history_bounded);

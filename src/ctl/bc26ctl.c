@@ -36,6 +36,7 @@
 #define BC26D_MODEM "org.bc26d.Modem1"
 #define BC26D_LWM2M "org.bc26d.Lwm2m1"
 #define BC26D_FOTA "org.bc26d.Fota1"
+#define BC26D_NETWORK "org.bc26d.Network1"
 #define DBUS_PROPERTIES "org.freedesktop.DBus.Properties"
 
 #define LOGIND_NAME "org.freedesktop.login1"
@@ -47,7 +48,7 @@
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 
-static const char *const interfaces[] = { BC26D_MODEM, BC26D_LWM2M, BC26D_FOTA };
+static const char *const interfaces[] = { BC26D_MODEM, BC26D_LWM2M, BC26D_FOTA, BC26D_NETWORK };
 #define N_INTERFACES (sizeof(interfaces) / sizeof(interfaces[0]))
 
 /* ---- values read from messages ------------------------------------------------------------ */
@@ -230,13 +231,34 @@ static uint64_t now_realtime_usec(void)
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
-/* Text form. Properties get a friendlier rendering than signal arguments: empty strings are
- * "(unknown)" (Imei and Endpoint are empty until the module answered) and Deadline, a
- * CLOCK_REALTIME time in microseconds, is a local date or "none". */
+/* Network1's "not known" values (doc/dbus-api.md): INT32_MIN for every i property, UINT32_MAX for
+ * CoverageClass, Earfcn, Pci and Band, 0 for Act. */
+static bool value_not_known(const struct value *v, const char *property)
+{
+        if (!property)
+                return false;
+        if (v->type == 'i')
+                return v->i == INT32_MIN;
+        if (v->type == 'u' && strcmp(property, "Act") == 0)
+                return v->u == 0;
+        if (v->type == 'u')
+                return v->u == UINT32_MAX && (strcmp(property, "CoverageClass") == 0 || strcmp(property, "Earfcn") == 0 ||
+                                              strcmp(property, "Pci") == 0 || strcmp(property, "Band") == 0);
+        return false;
+}
+
+/* Text form. Properties get a friendlier rendering than signal arguments: empty strings and
+ * Network1's "not known" values are "(unknown)" (Imei and Endpoint are empty until the module
+ * answered), Deadline and Updated, CLOCK_REALTIME times in microseconds, are local dates or
+ * "none"/"never". */
 static void print_value_text(FILE *f, const struct value *v, const char *property)
 {
         char buf[64];
 
+        if (value_not_known(v, property)) {
+                fputs("(unknown)", f);
+                return;
+        }
         switch (v->type) {
         case 's':
                 if (property && v->str[0] == '\0')
@@ -253,9 +275,10 @@ static void print_value_text(FILE *f, const struct value *v, const char *propert
         case 'q':
         case 'u':
         case 't':
-                if (property && strcmp(property, "Deadline") == 0 && v->type == 't') {
+                if (property && (strcmp(property, "Deadline") == 0 || strcmp(property, "Updated") == 0) &&
+                    v->type == 't') {
                         if (v->u == 0) {
-                                fputs("none", f);
+                                fputs(strcmp(property, "Deadline") == 0 ? "none" : "never", f);
                         } else {
                                 format_time(buf, sizeof(buf), v->u, TIME_DATE);
                                 fputs(buf, f);
@@ -735,7 +758,6 @@ static int cmd_reset(sd_bus *bus)
 
 /* ---- metrics ----------------------------------------------------------------------------- */
 
-#define BC26D_NETWORK "org.bc26d.Network1"
 #define METRICS_FILE_MODE 0644          /* node-exporter runs as user prometheus: it must read it */
 
 /* The daemon is not there (or left while we asked): bc26_up 0. */
@@ -1243,7 +1265,7 @@ static void help(void)
                "Ask bc26d, the daemon that owns the BC26 NB-IoT module, over the system bus.\n"
                "\n"
                "Commands:\n"
-               "  status    show the properties of org.bc26d.Modem1, Lwm2m1 and Fota1, and\n"
+               "  status    show the properties of org.bc26d.Modem1, Lwm2m1, Fota1 and Network1, and\n"
                "            bc26d's logind inhibitor lock\n"
                "  monitor   print property changes and signals as they happen, until Ctrl-C\n"
                "  send      send HEX (1..%u bytes, e.g. 0102ff) as a confirmable LwM2M uplink\n"
