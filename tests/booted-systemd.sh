@@ -5,8 +5,8 @@
 # package DEB, runs the simulated BC26 on a pty inside and checks the service as an operator
 # would: READY=1 before `systemctl start` returns, a meaningful StatusText, the watchdog over
 # 2 minutes of idle, sysusers, the hardened unit's access to its tty, the D-Bus policy for an
-# unprivileged user, logind inhibitor locks during an upgrade, the journal catalog, a SIGKILL
-# mid-upgrade and a clean stop. One line per assertion: "ok - ..." or "FAIL - ... (why)".
+# unprivileged user, logind inhibitor locks during an upgrade, the journal catalog, the upgrade
+# history and the metrics timer's file, a SIGKILL mid-upgrade and a clean stop. One line per assertion: "ok - ..." or "FAIL - ... (why)".
 # Exit 0: all passed; 1: some failed; 77: the container could not boot here (the reason is
 # printed; reported as skipped, never as passed). Needs root and systemd-nspawn.
 set -uo pipefail
@@ -181,6 +181,18 @@ check "the upgrade finished (LastResult=success)" test "$(prop Fota1 LastResult)
 check "the locks are released after the upgrade" wait_for 10 "! ($lock)"
 check "journalctl -x shows the catalog text of the upgrade's messages" \
         sh_c "journalctl -u bc26d -x --no-pager | grep -q 'The IoT platform started a firmware-over-the-air upgrade'"
+
+# ---- the upgrade's record and the metrics timer (node-exporter's textfile collector) -------------
+prom=/var/lib/prometheus/node-exporter/bc26d.prom
+check "bc26ctl history lists the upgrade (success)" sh_c "bc26ctl history | grep -q ' success '"
+check "the package enabled bc26d-metrics.timer" sh_c "systemctl is-enabled -q bc26d-metrics.timer"
+check "without the collector directory the metrics service writes nothing" \
+        sh_c "systemctl start bc26d-metrics.service && ! test -e $prom"
+sh_c "mkdir -p ${prom%/*}"
+check "the hardened metrics service writes $prom (bc26_up 1, mode 644)" \
+        sh_c "systemctl start bc26d-metrics.service && grep -qFx 'bc26_up 1' $prom && test \$(stat -c %a $prom) = 644"
+check "$prom counts the upgrade and shows the radio" \
+        sh_c "grep -qFx 'bc26_upgrades_total{result=\"success\"} 1' $prom && grep -q '^bc26_rsrp_dbm ' $prom"
 
 # ---- SIGKILL mid-upgrade, then a clean stop ----------------------------------------------------------
 wait_for 30 "test \$(/srv/bc26d-test/prop Modem1 State) = ready"
