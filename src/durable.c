@@ -1,20 +1,25 @@
 /* durable.c - the durable-file edge shared by the state files (fota.state, history, counters,
- * and later the outbox): atomic durable writes, bounded reads, moving corrupt files aside. It
- * only does file I/O; encoding, decoding and logging belong to the callers. */
+ * and later the outbox) and bc26ctl's metrics file: atomic durable writes, bounded reads, the
+ * checked load that moves a corrupt file aside; and the pure pieces of the strict text form the
+ * state files share. What a file holds, and logging, belong to the callers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "durable.h"
 
 #define DURABLE_TMP_SUFFIX      ".tmp"
 #define DURABLE_ASIDE_TRIES     100     /* name.corrupt-<s>, then -1..-99: more is a loop, not bad luck */
+#define DURABLE_REASON_MAX      192     /* a decoder's reason, before the file name is added */
+#define CRC_HEX_LEN             8
 
 static int join(char *buf, size_t size, const char *dir, const char *name, const char *suffix)
 {
@@ -46,13 +51,16 @@ static int fsync_dir(const char *dir)
         fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        if (fsync(fd) < 0)
+        /* EINVAL: this file system cannot sync a directory; there is nothing more to do. */
+        if (fsync(fd) < 0 && errno != EINVAL)
                 r = -errno;
         (void) close(fd);
         return r;
 }
 
-int durable_write(const char *dir, const char *name, const void *buf, size_t len)
+/* exact: mode whatever the umask; else mode minus the umask, as open() gives it. */
+static int write_file(const char *dir, const char *name, const void *buf, size_t len, mode_t mode,
+                      bool exact)
 {
         char tmp[PATH_MAX], path[PATH_MAX];
         int fd, r;
@@ -64,10 +72,13 @@ int durable_write(const char *dir, const char *name, const void *buf, size_t len
         if (r < 0)
                 return r;
 
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd < 0)
                 return -errno;
         r = write_all(fd, buf, len);
+        /* Also when an old temp file (a crash) already had other permissions. */
+        if (r == 0 && exact && fchmod(fd, mode) < 0)
+                r = -errno;
         if (r == 0 && fsync(fd) < 0)
                 r = -errno;
         /* close() can report a delayed write error (NFS); it counts. */
@@ -81,6 +92,16 @@ int durable_write(const char *dir, const char *name, const void *buf, size_t len
         }
         /* Make the rename itself durable: a power cut must not bring back the old file. */
         return fsync_dir(dir);
+}
+
+int durable_write(const char *dir, const char *name, const void *buf, size_t len)
+{
+        return write_file(dir, name, buf, len, 0644, false);
+}
+
+int durable_write_mode(const char *dir, const char *name, const void *buf, size_t len, mode_t mode)
+{
+        return write_file(dir, name, buf, len, mode, true);
 }
 
 int durable_read(const char *dir, const char *name, size_t max, char **out, size_t *len)
@@ -163,6 +184,176 @@ int durable_move_aside(const char *dir, const char *name, uint64_t realtime_usec
         (void) fsync_dir(dir);
         if (newname && size > 0)
                 (void) snprintf(newname, size, "%s", aside);
+        return 0;
+}
+
+int durable_load_checked(const char *dir, const char *name, size_t max, durable_decode_fn decode,
+                         void *ctx, char *why, size_t why_size)
+{
+        char reason[DURABLE_REASON_MAX], aside[PATH_MAX];
+        struct timespec ts;
+        char *buf = NULL;
+        size_t len = 0;
+        int r;
+
+        r = durable_read(dir, name, max, &buf, &len);
+        if (r == -ENOENT)
+                return r;
+        if (r == -EFBIG) {
+                (void) snprintf(reason, sizeof(reason), "file larger than %zu bytes", max);
+        } else if (r < 0) {
+                if (why && why_size > 0)
+                        (void) snprintf(why, why_size, "%s/%s: cannot read: %s", dir, name,
+                                        strerror(-r));
+                return r;
+        } else {
+                reason[0] = '\0';
+                r = decode(ctx, buf, len, reason, sizeof(reason));
+                free(buf);
+                if (r != -EBADMSG)
+                        return r;
+        }
+
+        /* Keep the evidence for a human, and never trip over the same file again. */
+        if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
+                ts.tv_sec = 0;
+        r = durable_move_aside(dir, name, (uint64_t) ts.tv_sec * 1000000, aside, sizeof(aside));
+        if (r < 0)
+                return durable_fail(why, why_size, "%s/%s: %s; could not move it aside: %s", dir, name,
+                                    reason, strerror(-r));
+        return durable_fail(why, why_size, "%s/%s: %s; moved aside to %s", dir, name, reason, aside);
+}
+
+/* ---- the strict text form -------------------------------------------------------------------- */
+
+int durable_fail(char *why, size_t why_size, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (why && why_size > 0) {
+                va_start(ap, fmt);
+                (void) vsnprintf(why, why_size, fmt, ap);
+                va_end(ap);
+        }
+        return -EBADMSG;
+}
+
+int durable_parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+        uint64_t v = 0;
+
+        if (*s == '\0' || (s[0] == '0' && s[1] != '\0'))
+                return -EINVAL;
+        for (; *s; s++) {
+                if (*s < '0' || *s > '9')
+                        return -EINVAL;
+                if (v > (UINT64_MAX - (uint64_t) (*s - '0')) / 10)
+                        return -ERANGE;
+                v = v * 10 + (uint64_t) (*s - '0');
+        }
+        if (v > max)
+                return -ERANGE;
+        *out = v;
+        return 0;
+}
+
+int durable_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+        bool neg = *s == '-';
+        uint64_t v, limit;
+        int64_t x;
+        int r;
+
+        /* The largest magnitude allowed; |min| without overflowing at INT64_MIN. */
+        if (neg)
+                limit = min < 0 ? (uint64_t) -(min + 1) + 1 : 0;
+        else
+                limit = max > 0 ? (uint64_t) max : 0;
+        r = durable_parse_u64(s + neg, limit, &v);
+        if (r < 0)
+                return r;
+        if (neg && v == 0)
+                return -EINVAL;         /* "-0" */
+        x = neg ? -(int64_t) (v - 1) - 1 : (int64_t) v;
+        if (x < min || x > max)
+                return -ERANGE;
+        *out = x;
+        return 0;
+}
+
+bool durable_is_hex(char c)
+{
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+int durable_text_begin(struct durable_text *t, const char *text, size_t len, size_t max, char *why,
+                       size_t why_size)
+{
+        *t = (struct durable_text) { .text = text, .len = len };
+        if (len == 0)
+                return durable_fail(why, why_size, "empty file");
+        if (len > max)
+                return durable_fail(why, why_size, "file larger than %zu bytes", max);
+        if (memchr(text, '\0', len))
+                return durable_fail(why, why_size, "NUL byte in file");
+        return 0;
+}
+
+int durable_text_line(struct durable_text *t, char *line, size_t size, size_t *n, char *why,
+                      size_t why_size)
+{
+        const char *nl;
+        size_t k;
+
+        if (t->pos >= t->len)
+                return 0;
+        t->lineno++;
+        nl = memchr(t->text + t->pos, '\n', t->len - t->pos);
+        if (!nl)
+                return durable_fail(why, why_size, "line %u: truncated (no newline at end of file)",
+                                    t->lineno);
+        k = (size_t) (nl - (t->text + t->pos));
+        if (size == 0 || k > size - 1)
+                return durable_fail(why, why_size, "line %u: longer than %zu characters", t->lineno,
+                                    size > 0 ? size - 1 : 0);
+        memcpy(line, t->text + t->pos, k);
+        line[k] = '\0';
+        t->pos += k + 1;
+        *n = k;
+        return 1;
+}
+
+int durable_record_encode(char *buf, size_t size, const char *body, size_t body_len)
+{
+        int m;
+
+        if (body_len > INT_MAX)
+                return -EINVAL;
+        m = snprintf(buf, size, "%08" PRIx32 " %.*s\n", durable_crc32(body, body_len),
+                     (int) body_len, body);
+        if (m < 0)
+                return -EINVAL;
+        if ((size_t) m >= size)
+                return -ENOSPC;
+        return m;
+}
+
+int durable_record_check(char *line, size_t n, unsigned lineno, char **body, char *why,
+                         size_t why_size)
+{
+        uint32_t crc = 0;
+
+        if (n < CRC_HEX_LEN + 1 || line[CRC_HEX_LEN] != ' ')
+                return durable_fail(why, why_size, "line %u: no checksum", lineno);
+        for (size_t i = 0; i < CRC_HEX_LEN; i++) {
+                if (!durable_is_hex(line[i]))
+                        return durable_fail(why, why_size, "line %u: no checksum", lineno);
+                crc = crc << 4 | (uint32_t) (line[i] <= '9' ? line[i] - '0' : line[i] - 'a' + 10);
+        }
+        if (durable_crc32(line + CRC_HEX_LEN + 1, n - CRC_HEX_LEN - 1) != crc)
+                return durable_fail(why, why_size,
+                                    "line %u: checksum mismatch (record damaged or edited)", lineno);
+        *body = line + CRC_HEX_LEN + 1;
         return 0;
 }
 

@@ -56,6 +56,7 @@ struct manager {
         int exit_error;                 /* negative errno that stopped the loop */
         uint64_t deadline_boottime;     /* the FOTA deadline last converted for display... */
         uint64_t deadline_realtime;     /* ...and its wall-clock value, converted once */
+        bool unrecorded_protection;     /* gated by a cautious start that no history entry records */
         uint64_t reading_boottime;      /* the same for the network reading's time */
         uint64_t reading_realtime;
 };
@@ -259,14 +260,19 @@ static void count(struct manager *m, int id)
                 m->counters.v[id]++;
 }
 
-/* An upgrade that was running when bc26d stopped and is not running now ended unseen. */
-static void end_unseen_upgrade(struct manager *m, uint64_t realtime)
+/* An upgrade the history shows running is over. At a restart (saved_result) the restored DFOTA
+ * state may know how it ended: bc26d saved the state, then died before it saved the history.
+ * Otherwise (a new upgrade starts while the last one never finished) it ended unseen. */
+static void end_unseen_upgrade(struct manager *m, uint64_t realtime, bool saved_result)
 {
+        enum fota_result r = saved_result ? m->fota.st.last_result : FOTA_RESULT_NONE;
+        const char *result = r != FOTA_RESULT_NONE ? fota_result_to_string(r) : "unknown";
+
         if (!history_running(m->history))
                 return;
         history_mark_interrupted(m->history);
-        history_finish(m->history, realtime, "unknown", 0);
-        count(m, COUNTER_UPGRADES_UNKNOWN);
+        history_finish(m->history, realtime, result, r != FOTA_RESULT_NONE ? m->fota.st.last_code : 0);
+        count(m, counter_from_upgrade_result(result));
 }
 
 /* The upgrade's record follows the FOTA signals; the history is saved before they are announced.
@@ -280,8 +286,9 @@ static void record_upgrade(struct manager *m, const struct fota_output *out)
         for (size_t i = 0; i < out->n_signals; i++)
                 switch (out->signals[i]) {
                 case FOTA_SIGNAL_STARTED:
-                        end_unseen_upgrade(m, realtime);
+                        end_unseen_upgrade(m, realtime, false);
                         history_begin(m->history, realtime, revision, false);
+                        m->unrecorded_protection = false;
                         save = true;
                         break;
                 case FOTA_SIGNAL_FINISHED: {
@@ -290,7 +297,11 @@ static void record_upgrade(struct manager *m, const struct fota_output *out)
                         save |= history_finish(m->history, realtime, result, out->signal_code[i]);
                         if (revision[0])
                                 history_set_revision_after(m->history, revision);
-                        count(m, counter_from_upgrade_result(result));
+                        /* The end of a cautious start (no state file to say an upgrade ran) is no
+                         * upgrade's result: not counted. */
+                        if (!m->unrecorded_protection)
+                                count(m, counter_from_upgrade_result(result));
+                        m->unrecorded_protection = false;
                         finished = true;
                         break;
                 }
@@ -702,8 +713,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 /* Restore the DFOTA state before anything talks to the module: a saved non-idle phase means we
  * start gated. A corrupt or unreadable file is moved aside and we start cautious, never idle. */
-static void restore_fota(struct manager *m, uint64_t now)
+static bool restore_fota(struct manager *m, uint64_t now)
 {
+        bool cautious = false;
         struct fota_config fc = {
                 .timeout_usec = m->cfg.timeout_s * USEC_PER_SEC,
                 .download_max_usec = m->cfg.download_max_s * USEC_PER_SEC,
@@ -717,13 +729,14 @@ static void restore_fota(struct manager *m, uint64_t now)
         r = store_load(m->state_dir, &rec, why, sizeof(why));
         if (r == -ENOENT) {
                 log_info("No saved DFOTA state in %s: starting idle", m->state_dir);
-                return;
+                return false;
         }
         if (r < 0) {
                 log_error("The DFOTA state file in %s is unusable (%s): starting in upgrade protection "
                           "(downloading, fresh %u s window) rather than risk talking to an upgrading module",
                           m->state_dir, why[0] ? why : strerror(-r), m->cfg.timeout_s);
                 fota_start_cautious(&m->fota, &fc, now, &out);
+                cautious = true;
         } else {
                 bool same_boot = strcmp(rec.boot_id, m->boot_id) == 0;
 
@@ -735,6 +748,33 @@ static void restore_fota(struct manager *m, uint64_t now)
                                    "starting a fresh window");
         }
         apply_fota(m, FOTA_PHASE_IDLE, &out, NULL, now);
+        return cautious;
+}
+
+static bool counters_all_zero(const struct counters *c)
+{
+        for (size_t i = 0; i < _COUNTER_MAX; i++)
+                if (c->v[i])
+                        return false;
+        return true;
+}
+
+/* Without a counters file (or with a corrupt one) the upgrade counters start from what the
+ * history still holds; the other counters from 0. */
+static unsigned counters_from_history(struct manager *m)
+{
+        unsigned n = 0;
+
+        memset(&m->counters, 0, sizeof(m->counters));
+        for (size_t i = 0; i < history_count(m->history); i++) {
+                const struct history_entry *e = history_get(m->history, i);
+
+                if (e->finished != 0 && counter_from_upgrade_result(e->result) >= 0) {
+                        count(m, counter_from_upgrade_result(e->result));
+                        n++;
+                }
+        }
+        return n;
 }
 
 /* The history and the counters from the state dir; a corrupt file was moved aside (never fatal:
@@ -750,25 +790,39 @@ static void load_records(struct manager *m)
                           why[0] ? why : strerror(-r));
         why[0] = '\0';
         r = counters_load(&m->counters, m->state_dir, why, sizeof(why));
-        if (r < 0 && r != -ENOENT)
-                log_error("The counters in %s are unusable (%s); counting from 0", m->state_dir,
-                          why[0] ? why : strerror(-r));
+        if (r < 0 || counters_all_zero(&m->counters)) {
+                /* unusable, missing (counters_load: all 0) or reset by hand */
+                unsigned n = counters_from_history(m);
+
+                if (r != -ENOENT)
+                        log_error("The counters in %s are unusable (%s); the upgrade counters start again from the "
+                                  "%u upgrades in the history, the others from 0", m->state_dir,
+                                  why[0] ? why : strerror(-r), n);
+                if (n > 0)
+                        save_counters(m);
+        }
 }
 
 /* After the DFOTA state is restored: an upgrade still running is the one the history shows
  * running (now marked interrupted), or one that started while bc26d was down (recorded now,
- * interrupted); one the history shows running that is over ended unseen. Recorded once. */
-static void reconcile_history(struct manager *m)
+ * interrupted); one the history shows running that is over ended while bc26d was down (with the
+ * saved result if the state file has it). Recorded once. A cautious start (the state file was
+ * unusable) protects the module without recording an upgrade nobody saw start. */
+static void reconcile_history(struct manager *m, bool cautious)
 {
         uint64_t realtime = clock_realtime_usec();
         bool save;
 
-        if (fota_active(&m->fota)) {
+        if (fota_active(&m->fota) && !history_running(m->history) && cautious) {
+                /* No state file says an upgrade runs: protect, but record none. */
+                m->unrecorded_protection = true;
+                save = false;
+        } else if (fota_active(&m->fota)) {
                 save = history_running(m->history) ? history_mark_interrupted(m->history) :
                        history_begin(m->history, realtime, "", true);
         } else {
                 save = history_running(m->history) != NULL;
-                end_unseen_upgrade(m, realtime);
+                end_unseen_upgrade(m, realtime, true);
         }
         if (save) {
                 save_history(m);
@@ -840,8 +894,7 @@ int manager_new(const struct config *cfg, const char *state_dir, struct manager 
         if (r < 0)
                 goto fail;
         load_records(m);
-        restore_fota(m, clock_boottime_usec());
-        reconcile_history(m);
+        reconcile_history(m, restore_fota(m, clock_boottime_usec()));
         {
                 struct bus_snapshot snap;
 

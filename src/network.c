@@ -393,8 +393,10 @@ struct network {
         struct network_status csq;      /* rssi */
         struct network_status qeng;     /* serving cell detail and its measurements */
 
-        bool running;                   /* a refresh is under way */
+        bool running;                   /* a round (the four commands) is under way */
         enum step step;                 /* its command in the channel */
+        bool again;                     /* a refresh asked after this round's AT+CEREG?: one more */
+        uint64_t round_read;            /* when this round's last step with values completed, 0 none */
 };
 
 static const char *fmt_i(char *buf, size_t size, int32_t v)
@@ -592,6 +594,43 @@ static bool apply_step(struct network *n, enum step step, const struct at_respon
         return any;
 }
 
+static int start_round(struct network *n, uint64_t now)
+{
+        int r;
+
+        n->step = STEP_CEREG;
+        n->running = true;
+        n->again = false;
+        n->round_read = 0;
+        r = submit_step(n, now);
+        if (r < 0)
+                n->running = false;
+        return r;
+}
+
+/* The round is over (all four steps, or cut short): `updated` moves once, to the time of its last
+ * step that gave values, if any did; then the extra round asked for meanwhile, if the gate is
+ * still open. */
+static void end_round(struct network *n, uint64_t now)
+{
+        bool again = n->again;
+        int r;
+
+        n->running = false;
+        n->again = false;
+        if (n->round_read)
+                publish(n, n->round_read);
+        if (!again)
+                return;
+        if (!at_gate_allows(at_channel_get_gate(n->ch), AT_CLASS_STATUS, false)) {
+                log_debug("Network: refresh asked during the last read is dropped: the gate is not open");
+                return;
+        }
+        r = start_round(n, now);
+        if (r < 0)
+                log_debug("Network: refresh asked during the last read could not start: %s", strerror(-r));
+}
+
 static void step_done(void *ud, const struct at_response *r)
 {
         struct network *n = ud;
@@ -605,23 +644,27 @@ static void step_done(void *ud, const struct at_response *r)
                         log_debug("Network status read ends: %s answered +CME ERROR: %d", steps[step].text, r->cme);
                 else
                         log_debug("Network status read ends: %s %s", steps[step].text, at_status_to_string(r->status));
-                n->running = false;
+                end_round(n, r->now);
                 return;
         }
-        if (apply_step(n, step, r))
-                publish(n, r->now);
-        else
+        /* Values are published as each step brings them (each has one preferred source, so nothing
+         * flips within a round); `updated` only when the round ends. */
+        if (apply_step(n, step, r)) {
+                n->round_read = r->now;
+                if (step + 1 < _STEP_MAX)
+                        publish(n, 0);
+        } else
                 log_debug("Network: %s answered OK without a reading", steps[step].text);
 
         if (step + 1 >= _STEP_MAX) {
-                n->running = false;
+                end_round(n, r->now);   /* publishes this step's values with `updated` */
                 return;
         }
         n->step = step + 1;
         ret = submit_step(n, r->now);
         if (ret < 0) {
                 log_debug("Network status read ends before %s: %s", steps[n->step].text, strerror(-ret));
-                n->running = false;
+                end_round(n, r->now);
         }
 }
 
@@ -641,20 +684,19 @@ static int submit_step(struct network *n, uint64_t now)
 
 int network_refresh(struct network *n, uint64_t now)
 {
-        int r;
-
-        if (n->running)
-                return 0;
         /* Read commands never while an upgrade runs (issue 11, guide 4.2): ask before anything
-         * is queued, so a refused refresh leaves nothing behind. */
+         * else, also while a round runs, so a refused refresh leaves nothing behind. */
         if (!at_gate_allows(at_channel_get_gate(n->ch), AT_CLASS_STATUS, false))
                 return -EBUSY;
-        n->step = STEP_CEREG;
-        n->running = true;
-        r = submit_step(n, now);
-        if (r < 0)
-                n->running = false;
-        return r;
+        if (n->running) {
+                /* While AT+CEREG? is still waiting, every command of the round is answered after
+                 * this request: it is folded in. Past it, the reading would be older than the
+                 * request: one more round follows this one (one, however many requests came). */
+                if (n->step > STEP_CEREG)
+                        n->again = true;
+                return 0;
+        }
+        return start_round(n, now);
 }
 
 const struct network_status *network_get(const struct network *n)

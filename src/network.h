@@ -34,7 +34,7 @@ struct network_status {
         uint32_t act;           /* 0 until known (9 = NB-IoT) */
         int32_t rsrp, rsrq, sinr, rssi;            /* dBm / dB / dB / dBm, or NETWORK_UNKNOWN_I */
         uint32_t coverage_class, earfcn, pci, band; /* or NETWORK_UNKNOWN_U */
-        uint64_t updated;       /* CLOCK_BOOTTIME usec of the last completed reading, 0 never */
+        uint64_t updated;       /* CLOCK_BOOTTIME usec of the last reading, 0 never (below) */
 };
 
 enum {
@@ -43,6 +43,13 @@ enum {
         NETWORK_CHANGED_SIGNAL = 4,             /* rsrp, rsrq, sinr, rssi, coverage_class */
         NETWORK_CHANGED_UPDATED = 8,            /* updated: a reading completed (on its own too) */
 };
+
+/* `updated` and NETWORK_CHANGED_UPDATED move once per round of the four status commands, when the
+ * round ends: after AT+QENG=0 completes, or earlier when a command fails, times out or is gated.
+ * They move only if at least one command of the round gave values (those of a round cut short are
+ * still a reading), and `updated` is then the time of the last command that gave values. The
+ * values themselves (REGISTRATION, CELL, SIGNAL) are published as each command brings them; a
+ * +CEREG URC never moves `updated`. */
 
 struct network_ops {
         /* Something in the status changed (bits above); the lead publishes it on D-Bus. */
@@ -69,10 +76,14 @@ struct network *network_free(struct network *n);
  * never `updated` (that is the age of the last reading, which a URC is not). */
 void network_on_urc(struct network *n, const struct urc *u, uint64_t now);
 
-/* Read the status now: AT+CEREG?, AT+CESQ, AT+CSQ, AT+QENG=0 in turn through the channel.
- * 0 started (or already running: one refresh at a time, a second request while one runs is
- * folded into it), -EBUSY the gate is not open (NOTHING submitted), -ENOTCONN no tty,
- * other negative errno from at_channel_submit. */
+/* Read the status now: a round of AT+CEREG?, AT+CESQ, AT+CSQ, AT+QENG=0 in turn through the
+ * channel. -EBUSY whenever the gate is not open, also while a round runs (NOTHING submitted, no
+ * extra round asked); -ENOTCONN no tty; other negative errno from at_channel_submit; else 0:
+ * - no round runs: one starts;
+ * - a round runs and its AT+CEREG? has not completed: folded into it (all of it answers after
+ *   the request);
+ * - a round runs past AT+CEREG?: one more full round starts when it ends, if the gate is open
+ *   then (at most one extra round however many requests came meanwhile). */
 int network_refresh(struct network *n, uint64_t now);
 
 /* The current status; valid until the next call into this module. */

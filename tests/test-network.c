@@ -1,7 +1,8 @@
 /* test-network.c - Check suite for the radio status (src/network.c): 3GPP index conversions, the
  * line parsers (tables), and the refresh through a real AT channel with a fake writer and clock:
- * the four commands in order, nothing while gated, +CEREG URCs while gated, which source wins,
- * and the changed bits. */
+ * the four commands in order, nothing while gated (also while a round runs), a request during a
+ * round (folded, or one extra round), +CEREG URCs while gated, which source wins, and the changed
+ * bits (`updated` once per round). */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -426,11 +427,11 @@ START_TEST(test_refresh_sends_four_in_order)
         ck_assert(!at_channel_busy(F->ch));
         want.updated = F->now;
         assert_status("after refresh", st(), &want);
-        /* Changed bits per completed step. */
+        /* Values per completed step; UPDATED once, with the last one. */
         ck_assert_uint_eq(F->n_changes, 4);
-        ck_assert_uint_eq(F->changes[0], NETWORK_CHANGED_REGISTRATION | NETWORK_CHANGED_CELL | NETWORK_CHANGED_UPDATED);
-        ck_assert_uint_eq(F->changes[1], NETWORK_CHANGED_SIGNAL | NETWORK_CHANGED_UPDATED);
-        ck_assert_uint_eq(F->changes[2], NETWORK_CHANGED_SIGNAL | NETWORK_CHANGED_UPDATED);
+        ck_assert_uint_eq(F->changes[0], NETWORK_CHANGED_REGISTRATION | NETWORK_CHANGED_CELL);
+        ck_assert_uint_eq(F->changes[1], NETWORK_CHANGED_SIGNAL);
+        ck_assert_uint_eq(F->changes[2], NETWORK_CHANGED_SIGNAL);
         ck_assert_uint_eq(F->changes[3], NETWORK_CHANGED_CELL | NETWORK_CHANGED_SIGNAL | NETWORK_CHANGED_UPDATED);
         /* Nothing more is sent: the refresh is over, and a new one starts again from the top. */
         F->now += 60 * SEC;
@@ -442,22 +443,40 @@ START_TEST(test_refresh_sends_four_in_order)
 }
 END_TEST
 
-/* The same readings again: only `updated` moves; then a signal change is SIGNAL only. */
+/* The same readings again: only `updated` moves, once for the round; then a signal change is
+ * SIGNAL only. */
 START_TEST(test_changed_bits_only_what_changed)
 {
+        uint64_t first;
+
         ck_assert_int_eq(network_refresh(F->n, F->now), 0);
         answer_refresh("+CEREG: 2,1,\"69C9\",\"06923252\",9", CESQ_LINE, "+CSQ: 15,99", QENG_LINE);
+        first = st()->updated;
+        ck_assert_uint_eq(first, F->now);
         F->n_changes = 0;
+        F->now += 5 * SEC;
         ck_assert_int_eq(network_refresh(F->n, F->now), 0);
-        answer_refresh("+CEREG: 2,1,\"69C9\",\"06923252\",9", CESQ_LINE, "+CSQ: 15,99", QENG_LINE);
-        ck_assert_uint_eq(F->n_changes, 4);
-        for (size_t i = 0; i < 4; i++)
-                ck_assert_uint_eq(F->changes[i], NETWORK_CHANGED_UPDATED);
+        ck_assert_str_eq(last(), "AT+CEREG?");
+        feed("+CEREG: 2,1,\"69C9\",\"06923252\",9");
+        feed("OK");
+        feed(CESQ_LINE);
+        feed("OK");
+        feed("+CSQ: 15,99");
+        feed("OK");
+        ck_assert_uint_eq(st()->updated, first);        /* three steps done: not yet */
+        ck_assert_uint_eq(F->n_changes, 0);
+        ck_assert_str_eq(last(), "AT+QENG=0");
+        feed(QENG_LINE);
+        feed("OK");
+        ck_assert_uint_eq(F->n_changes, 1);
+        ck_assert_uint_eq(F->changes[0], NETWORK_CHANGED_UPDATED);
+        ck_assert_uint_eq(st()->updated, F->now);
         F->n_changes = 0;
         ck_assert_int_eq(network_refresh(F->n, F->now), 0);
         answer_refresh("+CEREG: 2,1,\"69C9\",\"06923252\",9", CESQ_LINE, "+CSQ: 15,99",
                        "+QENG: 0,2506,2,62,\"6923252\",-97,-11,-74,2,5,\"69C9\",1,90");
-        ck_assert_uint_eq(F->changes[3], NETWORK_CHANGED_SIGNAL | NETWORK_CHANGED_UPDATED);
+        ck_assert_uint_eq(F->n_changes, 1);
+        ck_assert_uint_eq(F->changes[0], NETWORK_CHANGED_SIGNAL | NETWORK_CHANGED_UPDATED);
         ck_assert_int_eq(st()->rsrp, -97);
         ck_assert_uint_eq(st()->coverage_class, 1);
 }
@@ -555,11 +574,22 @@ START_TEST(test_gate_closes_mid_refresh)
         feed("+CEREG: 2,1,\"69C9\",\"06923252\",9");
         feed("OK");
         ck_assert_str_eq(last(), "AT+CESQ");
-        at_channel_set_gate(F->ch, AT_GATE_CLOSED, F->now);
+        at_channel_set_gate(F->ch, _i == 0 ? AT_GATE_CLOSED : AT_GATE_REPORTING, F->now);
+        /* A round still runs (AT+CESQ in flight), but the gate is not open: refused, and no extra
+         * round is asked for. */
+        ck_assert_int_eq(network_refresh(F->n, F->now), -EBUSY);
+        ck_assert_int_eq(network_refresh(F->n, F->now), -EBUSY);
+        ck_assert_uint_eq(F->n_written, 2);
+        F->n_changes = 0;
         feed(CESQ_LINE);
         feed("OK");
         ck_assert_uint_eq(F->n_written, 2);
         ck_assert_int_eq(st()->rsrp, -100);             /* the reading in flight still counts */
+        /* The round ended early with values: `updated` moves once, to the last reading's time. */
+        ck_assert_uint_eq(st()->updated, F->now);
+        ck_assert_uint_eq(F->n_changes, 2);
+        ck_assert_uint_eq(F->changes[0], NETWORK_CHANGED_SIGNAL);
+        ck_assert_uint_eq(F->changes[1], NETWORK_CHANGED_UPDATED);
         F->now += 60 * SEC;
         at_channel_tick(F->ch, F->now);
         ck_assert_uint_eq(F->n_written, 2);
@@ -573,14 +603,18 @@ END_TEST
 /* A command that fails or times out ends the refresh quietly, keeping the last values. */
 START_TEST(test_failure_ends_refresh)
 {
+        uint64_t cereg_done;
+
         ck_assert_int_eq(network_refresh(F->n, F->now), 0);
         answer_refresh("+CEREG: 2,1,\"69C9\",\"06923252\",9", CESQ_LINE, "+CSQ: 15,99", QENG_LINE);
         F->n_written = 0;
         F->n_changes = 0;
 
+        F->now += 5 * SEC;
         ck_assert_int_eq(network_refresh(F->n, F->now), 0);
         feed("+CEREG: 2,1,\"69C9\",\"06923252\",9");
         feed("OK");
+        cereg_done = F->now;
         ck_assert_str_eq(last(), "AT+CESQ");
         if (_i == 0)
                 feed("ERROR");
@@ -595,8 +629,11 @@ START_TEST(test_failure_ends_refresh)
         ck_assert_uint_eq(F->n_written, 2);
         ck_assert_int_eq(st()->rsrp, -84);
         ck_assert_int_eq(st()->rssi, -74);
-        ck_assert_uint_eq(F->n_changes, 1);             /* only the CEREG step's `updated` */
+        /* The CEREG step gave values (unchanged ones): the round that ended early is a reading,
+         * `updated` is the time of that step, once. */
+        ck_assert_uint_eq(F->n_changes, 1);
         ck_assert_uint_eq(last_change(), NETWORK_CHANGED_UPDATED);
+        ck_assert_uint_eq(st()->updated, cereg_done);
         ck_assert_int_eq(network_refresh(F->n, F->now), 0);
         if (_i == 2) {                                  /* the channel resynchronises first */
                 ck_assert_str_eq(last(), "AT+CMEE?");
@@ -627,8 +664,10 @@ START_TEST(test_source_priority)
         ck_assert_int_eq(network_refresh(F->n, F->now), 0);
         answer_refresh("+CEREG: 2,1,\"69CA\",\"06923253\",9", CESQ_LINE, "+CSQ: 15,99",
                        "+QENG: 0,2506,2,62,\"6923252\",,,,,5,\"69C9\",,");
-        ck_assert_uint_eq(F->changes[1], NETWORK_CHANGED_UPDATED);     /* CESQ: hidden by QENG */
-        ck_assert_uint_eq(F->changes[2], NETWORK_CHANGED_UPDATED);     /* CSQ: likewise */
+        /* CEREG: the new cell; CESQ and CSQ: hidden by QENG, no call; QENG: the fallback. */
+        ck_assert_uint_eq(F->n_changes, 2);
+        ck_assert_uint_eq(F->changes[0], NETWORK_CHANGED_CELL);
+        ck_assert_uint_eq(F->changes[1], NETWORK_CHANGED_SIGNAL | NETWORK_CHANGED_UPDATED);
         ck_assert_int_eq(st()->rsrp, -100);
         ck_assert_int_eq(st()->rsrq, -10);
         ck_assert_int_eq(st()->rssi, -83);
@@ -646,10 +685,13 @@ END_TEST
  * refresh. */
 START_TEST(test_odd_answers)
 {
+        uint64_t cereg_done;
+
         ck_assert_int_eq(network_refresh(F->n, F->now), 0);
         feed("+CEREG: 1,\"1A2B\",\"0C3D4E5F\",9");
         feed("+CEREG: 2,1,\"1A2B\",\"0C3D4E5F\",9");
         feed("OK");
+        cereg_done = F->now;
         ck_assert_int_eq(st()->registration, NETWORK_REG_HOME);
         ck_assert_str_eq(st()->cell_id, "0C3D4E5F");
         ck_assert_str_eq(last(), "AT+CESQ");
@@ -663,7 +705,121 @@ START_TEST(test_odd_answers)
         feed("OK");
         ck_assert_uint_eq(st()->earfcn, UNK_U);
         ck_assert_uint_eq(F->n_written, 4);
-        ck_assert_uint_eq(F->n_changes, 1);             /* only CEREG gave a reading */
+        /* Only CEREG gave a reading: its values at once, `updated` (its time) at the end. */
+        ck_assert_uint_eq(F->n_changes, 2);
+        ck_assert_uint_eq(F->changes[0], NETWORK_CHANGED_REGISTRATION | NETWORK_CHANGED_CELL);
+        ck_assert_uint_eq(F->changes[1], NETWORK_CHANGED_UPDATED);
+        ck_assert_uint_eq(st()->updated, cereg_done);
+}
+END_TEST
+
+static size_t count_updated(void)
+{
+        size_t k = 0;
+
+        for (size_t i = 0; i < F->n_changes; i++)
+                if (F->changes[i] & NETWORK_CHANGED_UPDATED)
+                        k++;
+        return k;
+}
+
+/* A request while AT+QENG=0 (the last step) waits would get a reading older than itself: a second
+ * full round follows, from AT+CEREG?, and only one. Each round moves `updated` once. _i == 1: many
+ * requests on every later step still give one extra round. */
+START_TEST(test_refresh_during_round_one_more)
+{
+        ck_assert_int_eq(network_refresh(F->n, F->now), 0);
+        feed("+CEREG: 2,1,\"69C9\",\"06923252\",9");
+        feed("OK");
+        if (_i == 1)
+                for (int k = 0; k < 5; k++)
+                        ck_assert_int_eq(network_refresh(F->n, F->now), 0);
+        ck_assert_str_eq(last(), "AT+CESQ");
+        feed(CESQ_LINE);
+        feed("OK");
+        if (_i == 1)
+                for (int k = 0; k < 5; k++)
+                        ck_assert_int_eq(network_refresh(F->n, F->now), 0);
+        ck_assert_str_eq(last(), "AT+CSQ");
+        feed("+CSQ: 15,99");
+        feed("OK");
+        ck_assert_str_eq(last(), "AT+QENG=0");
+        ck_assert_int_eq(network_refresh(F->n, F->now), 0);
+        if (_i == 1)
+                for (int k = 0; k < 5; k++)
+                        ck_assert_int_eq(network_refresh(F->n, F->now), 0);
+        ck_assert_uint_eq(F->n_written, 4);             /* nothing extra queued meanwhile */
+        feed(QENG_LINE);
+        feed("OK");
+        ck_assert_uint_eq(count_updated(), 1);
+        ck_assert_uint_eq(st()->updated, F->now);
+        /* The second round, from the top. */
+        ck_assert_uint_eq(F->n_written, 5);
+        ck_assert_str_eq(last(), "AT+CEREG?");
+        F->now += 1 * SEC;
+        answer_refresh("+CEREG: 2,1,\"69C9\",\"06923252\",9", CESQ_LINE, "+CSQ: 15,99",
+                       "+QENG: 0,2506,2,62,\"6923252\",-97,-11,-74,2,5,\"69C9\",1,90");
+        ck_assert_uint_eq(F->n_written, 8);
+        ck_assert_str_eq(F->written[4], "AT+CEREG?");
+        ck_assert_str_eq(F->written[5], "AT+CESQ");
+        ck_assert_str_eq(F->written[6], "AT+CSQ");
+        ck_assert_str_eq(F->written[7], "AT+QENG=0");
+        ck_assert_int_eq(st()->rsrp, -97);
+        ck_assert_uint_eq(count_updated(), 2);
+        ck_assert_uint_eq(st()->updated, F->now);
+        /* And no third one. */
+        ck_assert(!at_channel_busy(F->ch));
+        F->now += 60 * SEC;
+        at_channel_tick(F->ch, F->now);
+        ck_assert_uint_eq(F->n_written, 8);
+}
+END_TEST
+
+/* A round that ends with an error still gives the extra round asked during it (the gate is open). */
+START_TEST(test_extra_round_after_failed_round)
+{
+        ck_assert_int_eq(network_refresh(F->n, F->now), 0);
+        feed("+CEREG: 2,1,\"69C9\",\"06923252\",9");
+        feed("OK");
+        ck_assert_str_eq(last(), "AT+CESQ");
+        ck_assert_int_eq(network_refresh(F->n, F->now), 0);
+        feed("ERROR");
+        ck_assert_uint_eq(count_updated(), 1);
+        ck_assert_uint_eq(F->n_written, 3);
+        ck_assert_str_eq(last(), "AT+CEREG?");
+        answer_refresh("+CEREG: 2,1,\"69C9\",\"06923252\",9", CESQ_LINE, "+CSQ: 15,99", QENG_LINE);
+        ck_assert_uint_eq(F->n_written, 6);
+        ck_assert_uint_eq(count_updated(), 2);
+}
+END_TEST
+
+/* An extra round was asked, then the gate closes before the round ends: refresh is refused from
+ * then on, and the extra round does not start (not when the round ends, not after reopening). */
+START_TEST(test_extra_round_dropped_when_gated)
+{
+        ck_assert_int_eq(network_refresh(F->n, F->now), 0);
+        feed("+CEREG: 2,1,\"69C9\",\"06923252\",9");
+        feed("OK");
+        feed(CESQ_LINE);
+        feed("OK");
+        feed("+CSQ: 15,99");
+        feed("OK");
+        ck_assert_str_eq(last(), "AT+QENG=0");
+        ck_assert_int_eq(network_refresh(F->n, F->now), 0);     /* asks for one more */
+        at_channel_set_gate(F->ch, AT_GATE_CLOSED, F->now);
+        ck_assert_int_eq(network_refresh(F->n, F->now), -EBUSY);
+        feed(QENG_LINE);                                        /* the command in flight ends */
+        feed("OK");
+        ck_assert_uint_eq(F->n_written, 4);
+        ck_assert_uint_eq(count_updated(), 1);
+        ck_assert(!at_channel_busy(F->ch));
+        at_channel_set_gate(F->ch, AT_GATE_OPEN, F->now);
+        F->now += 60 * SEC;
+        at_channel_tick(F->ch, F->now);
+        ck_assert_uint_eq(F->n_written, 4);
+        ck_assert_int_eq(network_refresh(F->n, F->now), 0);
+        ck_assert_uint_eq(F->n_written, 5);
+        ck_assert_str_eq(last(), "AT+CEREG?");
 }
 END_TEST
 
@@ -690,10 +846,13 @@ static Suite *network_suite(void)
         tcase_add_loop_test(tc, test_refresh_gated_sends_nothing, 0, 2);
         tcase_add_test(tc, test_refresh_no_tty);
         tcase_add_test(tc, test_urc_while_gated);
-        tcase_add_test(tc, test_gate_closes_mid_refresh);
+        tcase_add_loop_test(tc, test_gate_closes_mid_refresh, 0, 2);
         tcase_add_loop_test(tc, test_failure_ends_refresh, 0, 3);
         tcase_add_test(tc, test_source_priority);
         tcase_add_test(tc, test_odd_answers);
+        tcase_add_loop_test(tc, test_refresh_during_round_one_more, 0, 2);
+        tcase_add_test(tc, test_extra_round_after_failed_round);
+        tcase_add_test(tc, test_extra_round_dropped_when_gated);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "history.h"
+#include "store.h"
 
 #define WAIT_MS 20000
 #define FOTA "org.bc26d.Fota1"
@@ -373,6 +375,72 @@ START_TEST(test_history_interrupted)
 }
 END_TEST
 
+/* bc26d died after it saved the DFOTA state of a finished upgrade and before it saved the history
+ * (the entry still running): the restart records the saved result, once; the counters file is
+ * missing, so the upgrade counters start from the history. */
+START_TEST(test_history_saved_result)
+{
+        struct harness h;
+        struct entry e[ENTRIES_MAX];
+        struct history *hist;
+        struct store_record rec = { .saved_realtime_usec = 1 };
+
+        harness_init(&h);
+        ck_assert_int_eq(history_new(32, &hist), 0);
+        history_begin(hist, 1000000, "BC26NBR01A05", false);
+        history_finish(hist, 2000000, "download-failed", 5);
+        history_begin(hist, 3000000, "BC26NBR01A06", false);
+        ck_assert_int_eq(history_save(hist, h.statedir), 0);
+        history_free(hist);
+        rec.st.phase = FOTA_PHASE_IDLE;
+        rec.st.last_result = FOTA_RESULT_SUCCESS;
+        rec.st.last_code = 0;
+        rec.st.progress = 100;
+        ck_assert_int_eq(store_read_boot_id(rec.boot_id, sizeof(rec.boot_id)), 0);
+        ck_assert_int_eq(store_save(h.statedir, &rec), 0);
+
+        harness_start_ready(&h, NULL, NULL);
+        ck_assert_uint_eq(get_history(&h, e, ENTRIES_MAX), 2);
+        ck_assert_str_eq(e[0].result, "success");
+        ck_assert_int_eq(e[0].interrupted, 1);
+        ck_assert_uint_gt(e[0].finished, 0);
+        ck_assert_str_eq(e[0].before, "BC26NBR01A06");
+        ck_assert_str_eq(e[1].result, "download-failed");
+        ck_assert_uint_eq(counter(&h, "upgrades.success"), 1);
+        ck_assert_uint_eq(counter(&h, "upgrades.download-failed"), 1);
+        ck_assert_uint_eq(counter(&h, "upgrades.unknown"), 0);
+        harness_cleanup(&h);
+}
+END_TEST
+
+/* An unusable state file: bc26d protects the module (downloading, gated) as if an upgrade ran,
+ * but no history entry and no counted result come from an upgrade nobody saw. */
+START_TEST(test_cautious_start_records_nothing)
+{
+        struct harness h;
+        struct entry e[ENTRIES_MAX];
+        char path[400];
+        FILE *f;
+
+        harness_init(&h);
+        snprintf(path, sizeof(path), "%s/%s", h.statedir, STORE_FILE_NAME);
+        f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs("not a state file\n", f);
+        fclose(f);
+        harness_start_sim(&h, NULL);
+        harness_write_config(&h, NULL);
+        harness_start_daemon(&h);
+        ck_assert(harness_wait_prop(&h, FOTA, "Phase", "downloading", WAIT_MS));
+        ck_assert_uint_eq(get_history(&h, e, ENTRIES_MAX), 0);
+        /* download_max_s later the protection ends as a timeout: still no entry, nothing counted. */
+        ck_assert(harness_wait_prop(&h, FOTA, "LastResult", "timeout", 2 * WAIT_MS));
+        ck_assert_uint_eq(get_history(&h, e, ENTRIES_MAX), 0);
+        ck_assert_uint_eq(counter(&h, "upgrades.timeout"), 0);
+        harness_cleanup(&h);
+}
+END_TEST
+
 /* 40 upgrades with [fota] history = 32 keep the newest 32; the counters count all 40 and both
  * survive a restart. */
 START_TEST(test_history_bounded)
@@ -452,6 +520,8 @@ static Suite *suite(void)
         tcase_add_test(tc, test_history_revisions);
         tcase_add_test(tc, test_history_interrupted);
         tcase_add_test(tc, test_history_bounded);
+        tcase_add_test(tc, test_history_saved_result);
+        tcase_add_test(tc, test_cautious_start_records_nothing);
         tcase_add_test(tc, test_metrics_live);
         suite_add_tcase(s, tc);
         return s;
