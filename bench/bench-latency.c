@@ -9,6 +9,11 @@
  *             daemon alternately, --starts runs each (median, p90)
  *   send:     SendData call sent -> the AT+QLWDATASEND line read on the pty (p50/p99), each
  *             sample next to a bare Echo round trip (p50/p99)
+ *   radio:    "+CEREG: 5,..." and "+CEREG: 1,..." (registration roaming <-> home) written on the
+ *             pty -> PropertiesChanged(org.bc26d.Network1, Registration) received here (p50/p99),
+ *             each next to its floor sample like the progress samples; after each, the status
+ *             refresh bc26d starts (AT+CEREG?, AT+CESQ, AT+CSQ, AT+QENG=0, answered here) runs to
+ *             its PropertiesChanged(Updated) before the next sample, so none queues behind it
  *   urc:      "+QIND: "FOTA","UPDATING",N%" written on the pty -> PropertiesChanged(Progress=N)
  *             received here (p50/p99), each sample next to the floor: the same line written on
  *             a second pty that the bare daemon reads -> its Line signal received here; the
@@ -30,6 +35,7 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +124,10 @@ static struct {
         uint64_t datasend_ns;   /* arrival of the last AT+QLWDATASEND line */
         unsigned datasends;
         unsigned commands;
-} mod = { .master = -1, .slave = -1 };
+        int stat;               /* <stat> that AT+CEREG? reports: the last +CEREG URC sent */
+        unsigned cereg_reads;   /* AT+CEREG? and AT+QENG=0 answered: a status round is over */
+        unsigned qeng_answers;  /* when both counts are equal */
+} mod = { .master = -1, .slave = -1, .stat = 1 };
 
 /* The floor's pty: only written to (the bare daemon reads it, and never answers). */
 static struct {
@@ -196,10 +205,25 @@ static void mod_command(const char *cmd, uint64_t t)
         } else if (strcmp(cmd, "AT+QLWCLOSE") == 0) {
                 mod_line("OK");
                 mod_line("CLOSE OK");
+        } else if (strcmp(cmd, "AT+CEREG?") == 0) {
+                char buf[128];
+
+                /* The read form carries <n> first; <stat> is the one of the last URC sent, so that
+                 * the refresh never flips Registration back. */
+                mod.cereg_reads++;
+                snprintf(buf, sizeof(buf), "\r\n+CEREG: 5,%d,\"1A2B\",\"0C3D4E5F\",9\r\n\r\nOK\r\n", mod.stat);
+                mod_write(buf);
+        } else if (strcmp(cmd, "AT+CESQ") == 0) {
+                mod_write("\r\n+CESQ: 36,99,255,255,12,53\r\n\r\nOK\r\n");
+        } else if (strcmp(cmd, "AT+CSQ") == 0) {
+                mod_write("\r\n+CSQ: 19,99\r\n\r\nOK\r\n");
+        } else if (strcmp(cmd, "AT+QENG=0") == 0) {
+                mod.qeng_answers++;
+                mod_write("\r\n+QENG: 0,2506,2,62,\"6923252\",-84,-10,-74,2,5,\"69C9\",0,90\r\n\r\nOK\r\n");
         } else if (strcmp(cmd, "AT+QRST=1") == 0) {
                 mod_line("RDY");
         } else if (starts_with(cmd, "AT")) {
-                mod_line("OK");         /* AT, ATE0, AT+CMEE=1, AT+QSCLK=0, AT+QLW{DEL,SERV,CONF,ADDOBJ,CFG}, ... */
+                mod_line("OK");         /* AT, ATE0, AT+CMEE=1, AT+QSCLK=0, AT+CEREG=5, AT+QLW{DEL,...}, ... */
         }
 }
 
@@ -309,6 +333,17 @@ static const char *get_prop(const char *iface, const char *prop)
         return value;
 }
 
+/* A 't' property; UINT64_MAX when it cannot be read. */
+static uint64_t get_prop_u64(const char *iface, const char *prop)
+{
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        uint64_t v = 0;
+        int r = sd_bus_get_property_trivial(bus, BC26D_NAME, MODEM_PATH, iface, prop, &err, 't', &v);
+
+        sd_bus_error_free(&err);
+        return r >= 0 ? v : UINT64_MAX;
+}
+
 static void wait_prop(const char *iface, const char *prop, const char *want)
 {
         uint64_t end = now_ns() + (uint64_t) WAIT_MS * 1000000u;
@@ -405,6 +440,8 @@ static void stop_daemon(pid_t pid, const char *what)
                         (void) tcflush(mod.slave, TCIOFLUSH);
                         mod.len = 0;
                         mod.discarding = false;
+                        /* A status round it left half done is no round of the next one. */
+                        mod.cereg_reads = mod.qeng_answers = 0;
                         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                                 die("%s (pid %d) did not exit 0 on SIGTERM: wait status 0x%x", what, (int) pid, status);
                         return;
@@ -537,12 +574,54 @@ static struct {
         uint64_t at;
 } floor_sig;
 
+static struct {
+        const char *want;       /* Registration awaited */
+        bool got;
+        uint64_t at;
+        bool updated;           /* an Updated change arrived: a status round is over */
+} radio;
+
+static void on_network_props(sd_bus_message *m, uint64_t t)
+{
+        const char *name;
+
+        if (sd_bus_message_enter_container(m, 'a', "{sv}") < 0)
+                return;
+        while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
+                if (sd_bus_message_read(m, "s", &name) < 0)
+                        return;
+                if (strcmp(name, "Registration") == 0) {
+                        const char *v;
+
+                        if (sd_bus_message_read(m, "v", "s", &v) >= 0 && radio.want && strcmp(v, radio.want) == 0 &&
+                            !radio.got) {
+                                radio.got = true;
+                                radio.at = t;
+                        }
+                } else if (strcmp(name, "Updated") == 0) {
+                        uint64_t v;
+
+                        if (sd_bus_message_read(m, "v", "t", &v) >= 0 && v != 0)
+                                radio.updated = true;
+                } else if (sd_bus_message_skip(m, "v") < 0) {
+                        return;
+                }
+                sd_bus_message_exit_container(m);
+        }
+}
+
 static int on_props(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
         const char *iface, *name;
         uint64_t t = now_ns();
 
-        if (sd_bus_message_read(m, "s", &iface) < 0 || strcmp(iface, "org.bc26d.Fota1") != 0)
+        if (sd_bus_message_read(m, "s", &iface) < 0)
+                return 0;
+        if (strcmp(iface, "org.bc26d.Network1") == 0) {
+                on_network_props(m, t);
+                return 0;
+        }
+        if (strcmp(iface, "org.bc26d.Fota1") != 0)
                 return 0;
         if (sd_bus_message_enter_container(m, 'a', "{sv}") < 0)
                 return 0;
@@ -596,6 +675,95 @@ static uint64_t floor_sample(const char *urc)
         if (!wait_until(&floor_sig.got, WAIT_MS))
                 die("no Line signal from the bare daemon for %s", urc);
         return floor_sig.at - t0;
+}
+
+/* Until no status round runs: every AT+CEREG? answered to this daemon (the counts restart with
+ * each daemon) has had its AT+QENG=0, and the readings are published (Updated != 0). A round cut
+ * short would leave the counts apart: give up then. */
+static void wait_status_idle(void)
+{
+        uint64_t end = now_ns() + (uint64_t) WAIT_MS * 1000000u;
+
+        while (mod.cereg_reads == 0 || mod.cereg_reads != mod.qeng_answers ||
+               get_prop_u64("org.bc26d.Network1", "Updated") == 0) {
+                if (now_ns() > end)
+                        die("no complete status refresh (AT+CEREG? %u, AT+QENG=0 %u answered)", mod.cereg_reads,
+                            mod.qeng_answers);
+                pump(20);
+        }
+        for (uint64_t settle = now_ns() + 50 * 1000000u; now_ns() < settle;)
+                pump(10);       /* the last PropertiesChanged go by */
+}
+
+/* +CEREG URCs: registration roaming (stat 5) and home (stat 1) in turn, each timed from the
+ * write to PropertiesChanged(Network1.Registration), next to a floor sample. bc26d publishes
+ * the URC at once, then reads the status (4 commands); the next sample waits for that round's
+ * Updated, so every sample is the unloaded path. */
+static void bench_radio(void)
+{
+        size_t n = (size_t) opt.samples;
+        uint64_t *t_radio = calloc(n, sizeof(uint64_t));
+        uint64_t *t_floor = calloc(n, sizeof(uint64_t));
+        sd_bus_slot *slot = NULL, *line_slot = NULL;
+
+        if (!t_radio || !t_floor)
+                die("out of memory");
+        if (strcmp(get_prop("org.bc26d.Network1", "Registration"), "<error>") == 0) {
+                /* A bc26d from before org.bc26d.Network1 (e.g. a baseline build): no radio rows. */
+                fprintf(stderr, "bench-latency: %s has no org.bc26d.Network1: no radio samples\n", opt.daemon);
+                printf("radio_skipped=1\n");
+                free(t_radio);
+                free(t_floor);
+                return;
+        }
+        if (sd_bus_match_signal(bus, &slot, BC26D_NAME, MODEM_PATH, "org.freedesktop.DBus.Properties",
+                                "PropertiesChanged", on_props, NULL) < 0 ||
+            sd_bus_match_signal(bus, &line_slot, BARE_NAME, "/org/bc26d/Bare", "org.bc26d.Bare1", "Line", on_line,
+                                NULL) < 0)
+                die("cannot subscribe to PropertiesChanged or Line");
+        /* The round that follows the registration (or an earlier sample) ends first. */
+        wait_status_idle();
+        wait_prop("org.bc26d.Network1", "Registration", "home");
+        for (size_t i = 0; i < n; i++) {
+                int stat = i % 2 == 0 ? 5 : 1;
+                unsigned qeng_before = mod.qeng_answers;
+                char urc[96];
+                uint64_t t0;
+
+                snprintf(urc, sizeof(urc), "+CEREG: %d,\"1A2B\",\"0C3D4E5F\",9", stat);
+                t_floor[i] = floor_sample(urc);
+                radio.want = stat == 5 ? "roaming" : "home";
+                radio.got = false;
+                radio.updated = false;
+                mod.stat = stat;        /* what AT+CEREG? answers from now on */
+                t0 = now_ns();
+                mod_line(urc);
+                if (!wait_until(&radio.got, WAIT_MS))
+                        die("no PropertiesChanged Registration=%s", radio.want);
+                t_radio[i] = radio.at - t0;
+                /* Let the refresh this URC started finish: AT+QENG=0 answered, Updated announced. */
+                for (uint64_t end = now_ns() + (uint64_t) WAIT_MS * 1000000u;
+                     !radio.updated || mod.qeng_answers == qeng_before;) {
+                        if (now_ns() > end)
+                                die("radio sample %zu: the status refresh did not finish", i);
+                        pump(10);
+                }
+        }
+        /* Back to home, as the other parts expect a registered module. */
+        if (mod.stat != 1) {
+                mod.stat = 1;
+                mod_line("+CEREG: 1,\"1A2B\",\"0C3D4E5F\",9");
+                wait_prop("org.bc26d.Network1", "Registration", "home");
+        }
+        wait_status_idle();
+        radio.want = NULL;
+        sd_bus_slot_unref(line_slot);
+        sd_bus_slot_unref(slot);
+        report("radio_signal", t_radio, n);
+        report("radio_floor", t_floor, n);
+        printf("radio_signal_p99_vs_floor_p99=%.2f\n", (double) pct(t_radio, n, 99) / (double) pct(t_floor, n, 99));
+        free(t_radio);
+        free(t_floor);
 }
 
 static void bench_urc(void)
@@ -763,6 +931,7 @@ int main(int argc, char *argv[])
 
         if (!opt.urc_only)
                 bench_send();
+        bench_radio();
         bench_urc();
         bench_phase();
         printf("module_commands=%u\n", mod.commands);

@@ -6,10 +6,11 @@
 # Knobs: BENCH_IDLE_S (60), BENCH_SAMPLES (500), BENCH_STARTS (20), BENCH_PARSER_MB (64),
 # BENCH_PHASE_SAMPLES (100), BENCH_NOTES (bench/NOTES.md: the hand-written analysis appended to
 # RESULTS), BENCH_KEEP=1, BENCH_TMPFS_DIR (/dev/shm: where the tmpfs state dir goes).
-# BENCH_ONLY=urc: only the URC -> PropertiesChanged part (progress and phase change, each next to
-# its floor, state dir on the temp dir's file system and on tmpfs); prints its table and raw data
-# and leaves RESULTS.md alone. BC26D_BASELINE_BIN=OTHER-bc26d: in either mode, also run the URC
-# part on the temp dir's file system with that binary (e.g. a build from before a change).
+# BENCH_ONLY=urc: only the URC -> PropertiesChanged part (+CEREG registration, progress and phase
+# change, each next to its floor, state dir on the temp dir's file system and on tmpfs); prints its
+# table and raw data and leaves RESULTS.md alone. BC26D_BASELINE_BIN=OTHER-bc26d: in either mode,
+# also run the URC part on the temp dir's file system with that binary (e.g. a build from before a
+# change; one without org.bc26d.Network1 gets no +CEREG row).
 # Needs strace (installed with apt-get when missing and run as root), busctl, dbus-daemon, python3.
 # Everything runs on private dbus-daemons and pseudo-terminals in a temp dir; nothing touches the
 # system bus. Benchmarks are measurements, never assertions: the exit status only says whether
@@ -244,14 +245,15 @@ fi # sections 1 and 2
 
 # ---- 3. start-up, SendData -> AT, URC -> signal ---------------------------------------------
 # urc_run NAME BC26D STATE-DIR KEY-PREFIX: the URC part alone (bench-latency --urc-only) on its
-# own state dir, its keys renamed PREFIX_urc_... / PREFIX_phase_... into $W/latency.kv.
+# own state dir, its keys renamed PREFIX_urc_... / PREFIX_radio_... / PREFIX_phase_... into
+# $W/latency.kv.
 urc_run() {
         write_conf "$1" "$W/$1.tty" ""
         DBUS_SYSTEM_BUS_ADDRESS="unix:path=$W/busA.sock" "$BENCH_DIR/bench-latency" --link "$W/$1.tty" \
                 --daemon "$2" --conf "$W/$1.ini" --state-dir "$3" --bare "$BENCH_DIR/bare-daemon" \
                 --daemon-log "$W/$1.log" --samples "$SAMPLES" --phase-samples "$PHASE_SAMPLES" --urc-only \
                 >"$W/$1.kv" || return 1
-        sed -n "s/^\(urc\|phase\)_/${4}_\1_/p" "$W/$1.kv" >>"$W/latency.kv"
+        sed -n "s/^\(urc\|radio\|phase\)_/${4}_\1_/p" "$W/$1.kv" >>"$W/latency.kv"
 }
 : >"$W/latency.kv"
 if [ -z "$ONLY" ]; then
@@ -262,7 +264,7 @@ if [ -z "$ONLY" ]; then
                 --daemon-log "$W/lat.log" --samples "$SAMPLES" --phase-samples "$PHASE_SAMPLES" \
                 --starts "$STARTS" >"$W/latency.kv"
 else
-        say "BENCH_ONLY=urc: URC -> signal, $SAMPLES progress lines and $PHASE_SAMPLES phase changes"
+        say "BENCH_ONLY=urc: URC -> signal, $SAMPLES +CEREG URCs, $SAMPLES progress lines and $PHASE_SAMPLES phase changes"
         start_bus busA
         mkdir -p "$W/lat.state"
         urc_run lat "$BC26D_BIN" "$W/lat.state" x
@@ -297,6 +299,11 @@ URC_ROWS=$(L=$W/latency.kv; for pre in "" tmpfs_ base_; do
                 "$where" "$(kv "$L" "${pre}urc_signal_p50_us")" "$up99" \
                 "$(kv "$L" "${pre}urc_floor_p50_us")" "$(kv "$L" "${pre}urc_floor_p99_us")" \
                 "$(ratio "$up99" "$(kv "$L" "${pre}urc_floor_p99_us")")" "$(verdict "$up99" 999.9)"
+        rp99=$(kv "$L" "${pre}radio_signal_p99_us")
+        [ -z "$rp99" ] || printf '| +CEREG URC on the tty -> PropertiesChanged(Network1 Registration home/roaming), p50 / p99 (us), %s | %s / %s | bare daemon pty -> Line signal: %s / %s | p99: %s | p99 < 1000 us | %s |\n' \
+                "$where" "$(kv "$L" "${pre}radio_signal_p50_us")" "$rp99" \
+                "$(kv "$L" "${pre}radio_floor_p50_us")" "$(kv "$L" "${pre}radio_floor_p99_us")" \
+                "$(ratio "$rp99" "$(kv "$L" "${pre}radio_floor_p99_us")")" "$(verdict "$rp99" 999.9)"
         pp99=$(kv "$L" "${pre}phase_signal_p99_us")
         printf '| phase change on the tty -> PropertiesChanged(Phase), persisted first, p50 / p99 (us), %s | %s / %s | bare daemon pty -> Line signal: %s / %s | p99: %s | none (durable before announced) | - |\n' \
                 "$where" "$(kv "$L" "${pre}phase_signal_p50_us")" "$pp99" \
@@ -395,7 +402,11 @@ The script runs, in this order:
    bench process that timestamps the bytes as they arrive): $STARTS x (spawn -> NameOwnerChanged at
    the client) for the bare daemon and bc26d alternately; $SAMPLES x (bare \`Echo\` round trip, then
    \`SendData(19,0,0,[01 02])\` sent -> \`AT+QLWDATASEND\` read on the pty, the module answering
-   \`OK\`/\`SEND OK\` and the reply awaited before the next); then COAPSTART, COAPEND,0, START and
+   \`OK\`/\`SEND OK\` and the reply awaited before the next); then $SAMPLES x (\`+CEREG: 5,...\` /
+   \`+CEREG: 1,...\` in turn written -> \`PropertiesChanged\` on \`org.bc26d.Network1\` with
+   \`Registration=roaming\`/\`home\` at the client; the status refresh each URC starts, \`AT+CEREG?\`
+   (answering the URC's stat), \`AT+CESQ\`, \`AT+CSQ\`, \`AT+QENG=0\`, runs to its \`Updated\` change
+   before the next sample); then COAPSTART, COAPEND,0, START and
    $SAMPLES x (\`+QIND: "FOTA","UPDATING",N%\` written -> \`PropertiesChanged\` with \`Progress=N\`
    dispatched at the client), then END,0 and re-registration; then $PHASE_SAMPLES phase changes
    (COAPSTART -> \`Phase=downloading\`, COAPEND,5 -> \`Phase=idle\` in turn, each persisted

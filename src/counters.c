@@ -4,18 +4,16 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "counters.h"
 #include "durable.h"
 
 #define COUNTERS_MAGIC          "bc26d-counters 1"
-#define CRC_HEX_LEN             8
+
+_Static_assert(COUNTERS_LINE_MAX <= DURABLE_RECORD_LINE_MAX, "a record line fits durable.c's buffer");
 
 static const char *const names[_COUNTER_MAX] = {
         [COUNTER_UPGRADES_SUCCESS] = "upgrades.success",
@@ -81,47 +79,12 @@ int counters_encode(const struct counters *c, char *buf, size_t size)
                 m = snprintf(body, sizeof(body), "%s=%" PRIu64, names[i], c->v[i]);
                 if (m < 0)
                         return -EINVAL;
-                n = snprintf(buf + used, size - used, "%08" PRIx32 " %s\n",
-                             durable_crc32(body, (size_t) m), body);
+                n = durable_record_encode(buf + used, size - used, body, (size_t) m);
                 if (n < 0)
-                        return -EINVAL;
-                if ((size_t) n >= size - used)
-                        return -ENOSPC;
+                        return n;
                 used += (size_t) n;
         }
         return used > INT_MAX ? -ENOSPC : (int) used;
-}
-
-static int fail(char *why, size_t why_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *why, size_t why_size, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (why && why_size > 0) {
-                va_start(ap, fmt);
-                (void) vsnprintf(why, why_size, fmt, ap);
-                va_end(ap);
-        }
-        return -EBADMSG;
-}
-
-/* Plain decimal only: no sign, blanks, or leading zeros. */
-static int parse_u64(const char *s, uint64_t *out)
-{
-        uint64_t v = 0;
-
-        if (*s == '\0' || (s[0] == '0' && s[1] != '\0'))
-                return -EINVAL;
-        for (; *s; s++) {
-                if (*s < '0' || *s > '9')
-                        return -EINVAL;
-                if (v > (UINT64_MAX - (uint64_t) (*s - '0')) / 10)
-                        return -ERANGE;
-                v = v * 10 + (uint64_t) (*s - '0');
-        }
-        *out = v;
-        return 0;
 }
 
 static bool name_char(char c)
@@ -129,114 +92,48 @@ static bool name_char(char c)
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
 }
 
-static bool is_hex(char c)
-{
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-}
+struct decode_state {
+        struct counters *c;
+        bool seen[_COUNTER_MAX];        /* the names this version knows, seen once at most */
+};
 
-/* One record ("<crc> name=value", NUL-terminated, length n) into c; seen tracks known names. */
-static int decode_record(char *line, size_t n, struct counters *c, bool seen[_COUNTER_MAX],
-                         unsigned lineno, char *why, size_t why_size)
+/* One record's body ("name=value", NUL-terminated, writable) into d->c. */
+static int decode_line(void *ctx, char *name, unsigned lineno, char *why, size_t why_size)
 {
-        uint32_t crc = 0;
-        char *name, *eq;
+        struct decode_state *d = ctx;
+        char *eq;
         uint64_t v;
         unsigned i;
 
-        if (n < CRC_HEX_LEN + 1 || line[CRC_HEX_LEN] != ' ')
-                return fail(why, why_size, "line %u: no checksum", lineno);
-        for (size_t k = 0; k < CRC_HEX_LEN; k++) {
-                if (!is_hex(line[k]))
-                        return fail(why, why_size, "line %u: no checksum", lineno);
-                crc = crc << 4 | (uint32_t) (line[k] <= '9' ? line[k] - '0' : line[k] - 'a' + 10);
-        }
-        name = line + CRC_HEX_LEN + 1;
-        if (durable_crc32(name, n - CRC_HEX_LEN - 1) != crc)
-                return fail(why, why_size, "line %u: checksum mismatch (record damaged or edited)",
-                            lineno);
         eq = strchr(name, '=');
         if (!eq || eq == name)
-                return fail(why, why_size, "line %u: expected name=value", lineno);
+                return durable_fail(why, why_size, "line %u: expected name=value", lineno);
         *eq = '\0';
         for (const char *p = name; *p; p++)
                 if (!name_char(*p))
-                        return fail(why, why_size, "line %u: bad counter name \"%.40s\"", lineno, name);
-        if (parse_u64(eq + 1, &v) < 0)
-                return fail(why, why_size, "line %u: %s: bad number \"%.40s\"", lineno, name, eq + 1);
+                        return durable_fail(why, why_size, "line %u: bad counter name \"%.40s\"", lineno, name);
+        if (durable_parse_u64(eq + 1, UINT64_MAX, &v) < 0)
+                return durable_fail(why, why_size, "line %u: %s: bad number \"%.40s\"", lineno, name, eq + 1);
         for (i = 0; i < _COUNTER_MAX; i++)
                 if (strcmp(name, names[i]) == 0)
                         break;
         if (i == _COUNTER_MAX)
                 return 0;       /* a counter of a newer bc26d: skipped */
-        if (seen[i])
-                return fail(why, why_size, "line %u: duplicate counter \"%s\"", lineno, name);
-        seen[i] = true;
-        c->v[i] = v;
-        return 0;
-}
-
-static int decode(struct counters *c, const char *text, size_t len, char *why, size_t why_size)
-{
-        bool seen[_COUNTER_MAX] = { false };
-        char line[COUNTERS_LINE_MAX + 1];
-        size_t pos = 0, count = 0, records = 0;
-        unsigned lineno = 0;
-
-        if (len == 0)
-                return fail(why, why_size, "empty file");
-        if (len > COUNTERS_FILE_MAX)
-                return fail(why, why_size, "file larger than %d bytes", COUNTERS_FILE_MAX);
-        if (memchr(text, '\0', len))
-                return fail(why, why_size, "NUL byte in file");
-
-        while (pos < len) {
-                const char *nl = memchr(text + pos, '\n', len - pos);
-                size_t n;
-                int r;
-
-                lineno++;
-                if (!nl)
-                        return fail(why, why_size, "line %u: truncated (no newline at end of file)",
-                                    lineno);
-                n = (size_t) (nl - (text + pos));
-                if (n >= COUNTERS_LINE_MAX)
-                        return fail(why, why_size, "line %u: longer than %d characters", lineno,
-                                    COUNTERS_LINE_MAX - 1);
-                memcpy(line, text + pos, n);
-                line[n] = '\0';
-                pos += n + 1;
-
-                if (lineno == 1) {
-                        uint64_t v;
-
-                        if (strncmp(line, COUNTERS_MAGIC " ", strlen(COUNTERS_MAGIC " ")) != 0 ||
-                            parse_u64(line + strlen(COUNTERS_MAGIC " "), &v) < 0 ||
-                            v > COUNTERS_RECORDS_MAX)
-                                return fail(why, why_size,
-                                            "line 1: not \"" COUNTERS_MAGIC " <records>\" with 0..%d records",
-                                            COUNTERS_RECORDS_MAX);
-                        count = (size_t) v;
-                        continue;
-                }
-                if (records == count)
-                        return fail(why, why_size, "line %u: more records than the %zu the header says",
-                                    lineno, count);
-                r = decode_record(line, n, c, seen, lineno, why, why_size);
-                if (r < 0)
-                        return r;
-                records++;
-        }
-        if (records != count)
-                return fail(why, why_size, "truncated: %zu of %zu records", records, count);
+        if (d->seen[i])
+                return durable_fail(why, why_size, "line %u: duplicate counter \"%s\"", lineno, name);
+        d->seen[i] = true;
+        d->c->v[i] = v;
         return 0;
 }
 
 int counters_decode(struct counters *c, const char *text, size_t len, char *why, size_t why_size)
 {
+        struct decode_state d = { .c = c };
         int r;
 
         memset(c, 0, sizeof(*c));
-        r = decode(c, text, len, why, why_size);
+        r = durable_decode_records(text, len, COUNTERS_FILE_MAX, COUNTERS_MAGIC, COUNTERS_RECORDS_MAX,
+                                   COUNTERS_LINE_MAX, decode_line, &d, why, why_size);
         if (r < 0)
                 memset(c, 0, sizeof(*c));
         return r;
@@ -244,42 +141,19 @@ int counters_decode(struct counters *c, const char *text, size_t len, char *why,
 
 /* ---- the file -------------------------------------------------------------------------------- */
 
+static int decode_cb(void *ctx, const char *text, size_t len, char *why, size_t why_size)
+{
+        return counters_decode(ctx, text, len, why, why_size);
+}
+
 int counters_load(struct counters *c, const char *dir, char *why, size_t why_size)
 {
-        char reason[192], aside[PATH_MAX];
-        struct timespec ts;
-        char *buf = NULL;
-        size_t len = 0;
         int r;
 
         memset(c, 0, sizeof(*c));
-        r = durable_read(dir, COUNTERS_FILE_NAME, COUNTERS_FILE_MAX, &buf, &len);
-        if (r == -ENOENT)
-                return 0;
-        if (r == -EFBIG) {
-                (void) snprintf(reason, sizeof(reason), "file larger than %d bytes", COUNTERS_FILE_MAX);
-        } else if (r < 0) {
-                if (why && why_size > 0)
-                        (void) snprintf(why, why_size, "%s/%s: cannot read: %s", dir,
-                                        COUNTERS_FILE_NAME, strerror(-r));
-                return r;
-        } else {
-                r = counters_decode(c, buf, len, reason, sizeof(reason));
-                free(buf);
-                if (r != -EBADMSG)
-                        return r;
-        }
-
-        /* Keep the evidence for a human; count again from zero. */
-        if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
-                ts.tv_sec = 0;
-        r = durable_move_aside(dir, COUNTERS_FILE_NAME, (uint64_t) ts.tv_sec * 1000000, aside,
-                               sizeof(aside));
-        if (r < 0)
-                return fail(why, why_size, "%s/%s: %s; could not move it aside: %s", dir,
-                            COUNTERS_FILE_NAME, reason, strerror(-r));
-        return fail(why, why_size, "%s/%s: %s; moved aside to %s", dir, COUNTERS_FILE_NAME, reason,
-                    aside);
+        /* A corrupt file is moved aside: count again from zero. */
+        r = durable_load_checked(dir, COUNTERS_FILE_NAME, COUNTERS_FILE_MAX, decode_cb, c, why, why_size);
+        return r == -ENOENT ? 0 : r;
 }
 
 int counters_save(const struct counters *c, const char *dir)

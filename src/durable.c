@@ -338,8 +338,9 @@ int durable_record_encode(char *buf, size_t size, const char *body, size_t body_
         return m;
 }
 
-int durable_record_check(char *line, size_t n, unsigned lineno, char **body, char *why,
-                         size_t why_size)
+/* A record line (without '\n', length n): *body points after its checksum, or -EBADMSG. */
+static int record_check(char *line, size_t n, unsigned lineno, char **body, char *why,
+                        size_t why_size)
 {
         uint32_t crc = 0;
 
@@ -354,6 +355,51 @@ int durable_record_check(char *line, size_t n, unsigned lineno, char **body, cha
                 return durable_fail(why, why_size,
                                     "line %u: checksum mismatch (record damaged or edited)", lineno);
         *body = line + CRC_HEX_LEN + 1;
+        return 0;
+}
+
+int durable_decode_records(const char *text, size_t len, size_t file_max, const char *magic,
+                           size_t count_max, size_t line_max, durable_record_fn record, void *ctx,
+                           char *why, size_t why_size)
+{
+        char line[DURABLE_RECORD_LINE_MAX];
+        size_t count = 0, records = 0, n, magic_len = strlen(magic);
+        struct durable_text t;
+        int r;
+
+        if (line_max > sizeof(line))
+                return -EINVAL;
+        r = durable_text_begin(&t, text, len, file_max, why, why_size);
+        if (r < 0)
+                return r;
+        while ((r = durable_text_line(&t, line, line_max, &n, why, why_size)) > 0) {
+                char *body;
+
+                if (t.lineno == 1) {
+                        uint64_t c;
+
+                        if (strncmp(line, magic, magic_len) != 0 || line[magic_len] != ' ' ||
+                            durable_parse_u64(line + magic_len + 1, count_max, &c) < 0)
+                                return durable_fail(why, why_size,
+                                                    "line 1: not \"%s <count>\" with a count of 0..%zu",
+                                                    magic, count_max);
+                        count = (size_t) c;
+                        continue;
+                }
+                if (records == count)
+                        return durable_fail(why, why_size, "line %u: more records than the %zu the header says",
+                                            t.lineno, count);
+                r = record_check(line, n, t.lineno, &body, why, why_size);
+                if (r == 0)
+                        r = record(ctx, body, t.lineno, why, why_size);
+                if (r < 0)
+                        return r;
+                records++;
+        }
+        if (r < 0)
+                return r;
+        if (records != count)
+                return durable_fail(why, why_size, "truncated: %zu of %zu records", records, count);
         return 0;
 }
 

@@ -67,13 +67,24 @@ int durable_text_begin(struct durable_text *t, const char *text, size_t len, siz
 int durable_text_line(struct durable_text *t, char *line, size_t size, size_t *n, char *why,
                       size_t why_size);
 
-/* A checksummed record line "<crc32 as 8 hex digits> body\n" into buf: its length, -ENOSPC or
- * -EINVAL. */
+/* The checksummed form (history, counters): a header line "<magic> <count>", then count record
+ * lines "<crc32 of body as 8 hex digits> <body>", oldest first. */
+#define DURABLE_RECORD_LINE_MAX 512     /* the most a line_max below may be */
+
+/* A record line for body into buf: its length, -ENOSPC or -EINVAL. */
 int durable_record_encode(char *buf, size_t size, const char *body, size_t body_len);
-/* Check a record line (without '\n', length n) of line lineno: *body points after the checksum.
- * 0, or -EBADMSG (why) if the checksum is missing or does not match. */
-int durable_record_check(char *line, size_t n, unsigned lineno, char **body, char *why,
-                         size_t why_size);
+
+/* One record's body (checksum checked, NUL-terminated, writable) from line lineno: 0, or
+ * -EBADMSG with "line N: ..." in why. */
+typedef int (*durable_record_fn)(void *ctx, char *body, unsigned lineno, char *why, size_t why_size);
+
+/* Decode a checksummed text of at most file_max bytes whose header count may be 0..count_max and
+ * whose lines are shorter than line_max, giving each record to record in turn. 0, -EBADMSG (why)
+ * if anything is malformed, truncated or fails its checksum (or record refuses), -EINVAL if
+ * line_max is larger than DURABLE_RECORD_LINE_MAX. */
+int durable_decode_records(const char *text, size_t len, size_t file_max, const char *magic,
+                           size_t count_max, size_t line_max, durable_record_fn record, void *ctx,
+                           char *why, size_t why_size);
 
 /* CRC-32 (IEEE 802.3, as zlib's crc32()) of buf: the per-record checksum of the state files. */
 uint32_t durable_crc32(const void *buf, size_t len);

@@ -1,20 +1,20 @@
 /* history.c - the upgrade history: a ring of the newest entries updated by pure calls, its strict
- * checksummed text form, and the load/save edge over durable.c. Nothing here reads the clock
- * (except the move-aside name in history_load) or logs: the manager does, with the why text. */
+ * checksummed text form, and the load/save edge over durable.c. Nothing here reads the clock or
+ * logs: the manager does, with the why text. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "durable.h"
 #include "history.h"
 
 #define HISTORY_MAGIC           "bc26d-history 1"
 #define CRC_HEX_LEN             8
+
+_Static_assert(HISTORY_LINE_MAX <= DURABLE_RECORD_LINE_MAX, "a record line fits durable.c's buffer");
 
 struct history {
         unsigned limit;
@@ -255,7 +255,7 @@ static bool entry_valid(const struct history_entry *e, bool newest)
 static int encode_entry(const struct history_entry *e, char *buf, size_t size)
 {
         char body[HISTORY_LINE_MAX];
-        int n, m;
+        int n;
 
         n = snprintf(body, sizeof(body),
                      "started=%" PRIu64 " finished=%" PRIu64 " result=%s code=%" PRId32
@@ -265,12 +265,7 @@ static int encode_entry(const struct history_entry *e, char *buf, size_t size)
                      e->revision_after, e->resets, e->max_progress, e->interrupted ? 1 : 0);
         if (n < 0 || (size_t) n >= sizeof(body) - CRC_HEX_LEN - 2)
                 return -EINVAL;
-        m = snprintf(buf, size, "%08" PRIx32 " %s\n", durable_crc32(body, (size_t) n), body);
-        if (m < 0)
-                return -EINVAL;
-        if ((size_t) m >= size)
-                return -ENOSPC;
-        return m;
+        return durable_record_encode(buf, size, body, (size_t) n);
 }
 
 int history_encode(const struct history *h, char *buf, size_t size)
@@ -299,72 +294,27 @@ int history_encode(const struct history *h, char *buf, size_t size)
         return (int) used;
 }
 
-static int fail(char *why, size_t why_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *why, size_t why_size, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (why && why_size > 0) {
-                va_start(ap, fmt);
-                (void) vsnprintf(why, why_size, fmt, ap);
-                va_end(ap);
-        }
-        return -EBADMSG;
-}
-
-/* Plain decimal only: no sign, blanks, or leading zeros. */
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-        uint64_t v = 0;
-
-        if (*s == '\0' || (s[0] == '0' && s[1] != '\0'))
-                return -EINVAL;
-        for (; *s; s++) {
-                if (*s < '0' || *s > '9')
-                        return -EINVAL;
-                if (v > (UINT64_MAX - (uint64_t) (*s - '0')) / 10)
-                        return -ERANGE;
-                v = v * 10 + (uint64_t) (*s - '0');
-        }
-        if (v > max)
-                return -ERANGE;
-        *out = v;
-        return 0;
-}
-
-static int parse_i32(const char *s, int32_t *out)
-{
-        bool neg = *s == '-';
-        uint64_t v;
-        int r;
-
-        r = parse_u64(s + neg, neg ? (uint64_t) INT32_MAX + 1 : INT32_MAX, &v);
-        if (r < 0)
-                return r;
-        if (neg && v == 0)
-                return -EINVAL;         /* "-0" */
-        *out = neg ? (int32_t) -(int64_t) v : (int32_t) v;
-        return 0;
-}
-
 /* One value (NUL-terminated) into e; a static reason on error. */
 static const char *decode_value(enum field f, const char *v, struct history_entry *e)
 {
         uint64_t u;
+        int64_t i;
 
         switch (f) {
         case F_STARTED:
-                return parse_u64(v, UINT64_MAX, &e->started) < 0 ? "bad number" : NULL;
+                return durable_parse_u64(v, UINT64_MAX, &e->started) < 0 ? "bad number" : NULL;
         case F_FINISHED:
-                return parse_u64(v, UINT64_MAX, &e->finished) < 0 ? "bad number" : NULL;
+                return durable_parse_u64(v, UINT64_MAX, &e->finished) < 0 ? "bad number" : NULL;
         case F_RESULT:
                 if (*v && !result_valid(v))
                         return "bad result";
                 (void) snprintf(e->result, sizeof(e->result), "%s", v);
                 return NULL;
         case F_CODE:
-                return parse_i32(v, &e->code) < 0 ? "bad number" : NULL;
+                if (durable_parse_i64(v, INT32_MIN, INT32_MAX, &i) < 0)
+                        return "bad number";
+                e->code = (int32_t) i;
+                return NULL;
         case F_REVISION_BEFORE:
         case F_REVISION_AFTER:
                 if (*v && !revision_valid(v))
@@ -373,12 +323,12 @@ static const char *decode_value(enum field f, const char *v, struct history_entr
                                 HISTORY_REVISION_MAX, "%s", v);
                 return NULL;
         case F_RESETS:
-                if (parse_u64(v, UINT32_MAX, &u) < 0)
+                if (durable_parse_u64(v, UINT32_MAX, &u) < 0)
                         return "bad number";
                 e->resets = (uint32_t) u;
                 return NULL;
         case F_MAX_PROGRESS:
-                if (parse_u64(v, 100, &u) < 0)
+                if (durable_parse_u64(v, 100, &u) < 0)
                         return "max_progress must be 0..100";
                 e->max_progress = (uint32_t) u;
                 return NULL;
@@ -393,31 +343,11 @@ static const char *decode_value(enum field f, const char *v, struct history_entr
         return "unknown key";
 }
 
-static bool is_hex(char c)
-{
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-}
-
-/* One record line (without '\n', NUL-terminated, length n) into e. Keys a newer bc26d may add
- * are skipped; every known key must be there once. */
-static int decode_record(char *line, size_t n, struct history_entry *e, unsigned lineno,
-                         char *why, size_t why_size)
+/* One record's body (NUL-terminated, writable) into e. Keys a newer bc26d may add are skipped;
+ * every known key must be there once. */
+static int decode_record(char *p, struct history_entry *e, unsigned lineno, char *why, size_t why_size)
 {
         bool seen[_F_MAX] = { false };
-        uint32_t crc = 0;
-        char *p;
-
-        if (n < CRC_HEX_LEN + 1 || line[CRC_HEX_LEN] != ' ')
-                return fail(why, why_size, "line %u: no checksum", lineno);
-        for (size_t i = 0; i < CRC_HEX_LEN; i++) {
-                if (!is_hex(line[i]))
-                        return fail(why, why_size, "line %u: no checksum", lineno);
-                crc = crc << 4 | (uint32_t) (line[i] <= '9' ? line[i] - '0' : line[i] - 'a' + 10);
-        }
-        p = line + CRC_HEX_LEN + 1;
-        if (durable_crc32(p, n - CRC_HEX_LEN - 1) != crc)
-                return fail(why, why_size, "line %u: checksum mismatch (record damaged or edited)",
-                            lineno);
 
         memset(e, 0, sizeof(*e));
         for (;;) {
@@ -430,21 +360,21 @@ static int decode_record(char *line, size_t n, struct history_entry *e, unsigned
                         *end = '\0';
                 eq = strchr(p, '=');
                 if (!eq || eq == p)
-                        return fail(why, why_size, "line %u: expected key=value, got \"%.40s\"",
-                                    lineno, p);
+                        return durable_fail(why, why_size, "line %u: expected key=value, got \"%.40s\"",
+                                            lineno, p);
                 *eq = '\0';
                 for (f = 0; f < _F_MAX; f++)
                         if (strcmp(p, field_names[f]) == 0)
                                 break;
                 if (f < _F_MAX) {
                         if (seen[f])
-                                return fail(why, why_size, "line %u: duplicate key \"%s\"", lineno,
-                                            field_names[f]);
+                                return durable_fail(why, why_size, "line %u: duplicate key \"%s\"", lineno,
+                                                    field_names[f]);
                         seen[f] = true;
                         reason = decode_value((enum field) f, eq + 1, e);
                         if (reason)
-                                return fail(why, why_size, "line %u: %s: %s \"%.40s\"", lineno,
-                                            field_names[f], reason, eq + 1);
+                                return durable_fail(why, why_size, "line %u: %s: %s \"%.40s\"", lineno,
+                                                    field_names[f], reason, eq + 1);
                 }
                 if (!end)
                         break;
@@ -452,82 +382,45 @@ static int decode_record(char *line, size_t n, struct history_entry *e, unsigned
         }
         for (unsigned f = 0; f < _F_MAX; f++)
                 if (!seen[f])
-                        return fail(why, why_size, "line %u: missing key \"%s\"", lineno,
-                                    field_names[f]);
+                        return durable_fail(why, why_size, "line %u: missing key \"%s\"", lineno,
+                                            field_names[f]);
         if (e->finished == 0 && (e->result[0] != '\0' || e->code != 0))
-                return fail(why, why_size, "line %u: a running upgrade with a result", lineno);
+                return durable_fail(why, why_size, "line %u: a running upgrade with a result", lineno);
         if (e->finished != 0 && e->result[0] == '\0')
-                return fail(why, why_size, "line %u: a finished upgrade without a result", lineno);
+                return durable_fail(why, why_size, "line %u: a finished upgrade without a result", lineno);
         return 0;
 }
 
-static int decode(struct history *h, const char *text, size_t len, char *why, size_t why_size)
+struct decode_state {
+        struct history *h;
+        bool running;                   /* the last record is a running upgrade */
+};
+
+static int decode_line(void *ctx, char *body, unsigned lineno, char *why, size_t why_size)
 {
-        char line[HISTORY_LINE_MAX + 1];
-        size_t pos = 0, count = 0, records = 0;
-        unsigned lineno = 0;
-        bool running = false;
+        struct decode_state *d = ctx;
+        struct history_entry e;
+        int r;
 
-        if (len == 0)
-                return fail(why, why_size, "empty file");
-        if (len > HISTORY_FILE_MAX)
-                return fail(why, why_size, "file larger than %d bytes", HISTORY_FILE_MAX);
-        if (memchr(text, '\0', len))
-                return fail(why, why_size, "NUL byte in file");
-
-        while (pos < len) {
-                const char *nl = memchr(text + pos, '\n', len - pos);
-                struct history_entry e;
-                size_t n;
-                int r;
-
-                lineno++;
-                if (!nl)
-                        return fail(why, why_size, "line %u: truncated (no newline at end of file)",
+        r = decode_record(body, &e, lineno, why, why_size);
+        if (r < 0)
+                return r;
+        if (d->running)
+                return durable_fail(why, why_size, "line %u: follows a running upgrade (only the newest may run)",
                                     lineno);
-                n = (size_t) (nl - (text + pos));
-                if (n >= HISTORY_LINE_MAX)
-                        return fail(why, why_size, "line %u: longer than %d characters", lineno,
-                                    HISTORY_LINE_MAX - 1);
-                memcpy(line, text + pos, n);
-                line[n] = '\0';
-                pos += n + 1;
-
-                if (lineno == 1) {
-                        uint64_t c;
-
-                        if (strncmp(line, HISTORY_MAGIC " ", strlen(HISTORY_MAGIC " ")) != 0 ||
-                            parse_u64(line + strlen(HISTORY_MAGIC " "), HISTORY_LIMIT_MAX, &c) < 0)
-                                return fail(why, why_size,
-                                            "line 1: not \"" HISTORY_MAGIC " <count>\" with a count of 0..%d",
-                                            HISTORY_LIMIT_MAX);
-                        count = (size_t) c;
-                        continue;
-                }
-                if (records == count)
-                        return fail(why, why_size, "line %u: more records than the %zu the header says",
-                                    lineno, count);
-                r = decode_record(line, n, &e, lineno, why, why_size);
-                if (r < 0)
-                        return r;
-                if (running)
-                        return fail(why, why_size, "line %u: follows a running upgrade (only the newest may run)",
-                                    lineno);
-                running = e.finished == 0;
-                records++;
-                (void) push(h, &e);
-        }
-        if (records != count)
-                return fail(why, why_size, "truncated: %zu of %zu records", records, count);
+        d->running = e.finished == 0;
+        (void) push(d->h, &e);
         return 0;
 }
 
 int history_decode(struct history *h, const char *text, size_t len, char *why, size_t why_size)
 {
+        struct decode_state d = { .h = h };
         int r;
 
         clear(h);
-        r = decode(h, text, len, why, why_size);
+        r = durable_decode_records(text, len, HISTORY_FILE_MAX, HISTORY_MAGIC, HISTORY_LIMIT_MAX,
+                                   HISTORY_LINE_MAX, decode_line, &d, why, why_size);
         if (r < 0)
                 clear(h);
         return r;
@@ -535,42 +428,19 @@ int history_decode(struct history *h, const char *text, size_t len, char *why, s
 
 /* ---- the file -------------------------------------------------------------------------------- */
 
+static int decode_cb(void *ctx, const char *text, size_t len, char *why, size_t why_size)
+{
+        return history_decode(ctx, text, len, why, why_size);
+}
+
 int history_load(struct history *h, const char *dir, char *why, size_t why_size)
 {
-        char reason[192], aside[PATH_MAX];
-        struct timespec ts;
-        char *buf = NULL;
-        size_t len = 0;
         int r;
 
         clear(h);
-        r = durable_read(dir, HISTORY_FILE_NAME, HISTORY_FILE_MAX, &buf, &len);
-        if (r == -ENOENT)
-                return 0;
-        if (r == -EFBIG) {
-                (void) snprintf(reason, sizeof(reason), "file larger than %d bytes", HISTORY_FILE_MAX);
-        } else if (r < 0) {
-                if (why && why_size > 0)
-                        (void) snprintf(why, why_size, "%s/%s: cannot read: %s", dir,
-                                        HISTORY_FILE_NAME, strerror(-r));
-                return r;
-        } else {
-                r = history_decode(h, buf, len, reason, sizeof(reason));
-                free(buf);
-                if (r != -EBADMSG)
-                        return r;
-        }
-
-        /* Keep the evidence for a human; start again with an empty history. */
-        if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
-                ts.tv_sec = 0;
-        r = durable_move_aside(dir, HISTORY_FILE_NAME, (uint64_t) ts.tv_sec * 1000000, aside,
-                               sizeof(aside));
-        if (r < 0)
-                return fail(why, why_size, "%s/%s: %s; could not move it aside: %s", dir,
-                            HISTORY_FILE_NAME, reason, strerror(-r));
-        return fail(why, why_size, "%s/%s: %s; moved aside to %s", dir, HISTORY_FILE_NAME, reason,
-                    aside);
+        /* A corrupt file is moved aside: start again with an empty history. */
+        r = durable_load_checked(dir, HISTORY_FILE_NAME, HISTORY_FILE_MAX, decode_cb, h, why, why_size);
+        return r == -ENOENT ? 0 : r;
 }
 
 int history_save(const struct history *h, const char *dir)

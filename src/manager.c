@@ -276,8 +276,9 @@ static void end_unseen_upgrade(struct manager *m, uint64_t realtime, bool saved_
 }
 
 /* The upgrade's record follows the FOTA signals; the history is saved before they are announced.
- * Progress alone stays in memory until the next saved change. */
-static void record_upgrade(struct manager *m, const struct fota_output *out)
+ * Progress alone stays in memory until the next saved change. Returns true if the counters
+ * changed: the caller saves them after the announcement (recovery does not depend on them). */
+static bool record_upgrade(struct manager *m, const struct fota_output *out)
 {
         const char *revision = modem_get_identity(m->modem)->revision;
         uint64_t realtime = clock_realtime_usec();
@@ -312,8 +313,7 @@ static void record_upgrade(struct manager *m, const struct fota_output *out)
                 history_progress(m->history, m->fota.st.progress);
         if (save)
                 save_history(m);
-        if (finished)
-                save_counters(m);
+        return finished;
 }
 
 static void apply_fota(struct manager *m, enum fota_phase old_phase, const struct fota_output *out,
@@ -324,12 +324,13 @@ static void apply_fota(struct manager *m, enum fota_phase old_phase, const struc
                 .before = running ? running->revision_before : "",
                 .after = modem_get_identity(m->modem)->revision,
         };
+        bool counted;
 
         fota_journal(&m->fota, out, urc, &fw);
         apply_gate(m, old_phase, now);
         if (out->actions & FOTA_ACTION_PERSIST)
                 persist(m);
-        record_upgrade(m, out);
+        counted = record_upgrade(m, out);
         if (out->actions & FOTA_ACTION_RESET) {
                 int r = modem_reset(m->modem, "guide table 2: no END within the upgrade window", true, now);
 
@@ -359,6 +360,8 @@ static void apply_fota(struct manager *m, enum fota_phase old_phase, const struc
                                                   out->signal_code[i]);
                         break;
                 }
+        if (counted)
+                save_counters(m);
 }
 
 /* ---- AT channel -> manager ---------------------------------------------------------------- */
@@ -794,7 +797,7 @@ static void load_records(struct manager *m)
                 /* unusable, missing (counters_load: all 0) or reset by hand */
                 unsigned n = counters_from_history(m);
 
-                if (r != -ENOENT)
+                if (r < 0 && r != -ENOENT)
                         log_error("The counters in %s are unusable (%s); the upgrade counters start again from the "
                                   "%u upgrades in the history, the others from 0", m->state_dir,
                                   why[0] ? why : strerror(-r), n);

@@ -5,12 +5,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "durable.h"
@@ -62,7 +59,7 @@ static bool boot_id_valid(const char *s, size_t len)
                 if (i == 8 || i == 13 || i == 18 || i == 23) {
                         if (s[i] != '-')
                                 return false;
-                } else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+                } else if (!durable_is_hex(s[i])) {
                         return false;
                 }
         }
@@ -111,67 +108,18 @@ int store_encode(const struct store_record *rec, char *buf, size_t size)
         return n;
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-        uint64_t v = 0;
-
-        /* Plain decimal only: no sign, blanks, or leading zeros that strtoull would accept. */
-        if (*s == '\0' || (s[0] == '0' && s[1] != '\0'))
-                return -EINVAL;
-        for (; *s; s++) {
-                if (*s < '0' || *s > '9')
-                        return -EINVAL;
-                if (v > (UINT64_MAX - (uint64_t) (*s - '0')) / 10)
-                        return -ERANGE;
-                v = v * 10 + (uint64_t) (*s - '0');
-        }
-        *out = v;
-        return 0;
-}
-
-static int parse_int(const char *s, int *out)
-{
-        bool neg = *s == '-';
-        uint64_t v;
-        int r;
-
-        r = parse_u64(s + neg, &v);
-        if (r < 0)
-                return r;
-        if (neg ? v > (uint64_t) INT_MAX + 1 : v > (uint64_t) INT_MAX)
-                return -ERANGE;
-        if (neg && v == 0)
-                return -EINVAL;         /* "-0" */
-        *out = neg ? (int) -(int64_t) v : (int) v;
-        return 0;
-}
-
-static int fail(char *why, size_t why_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *why, size_t why_size, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (why && why_size > 0) {
-                va_start(ap, fmt);
-                (void) vsnprintf(why, why_size, fmt, ap);
-                va_end(ap);
-        }
-        return -EBADMSG;
-}
-
 /* One "key=value" pair (value NUL-terminated) into rec; a static reason on error. */
 static const char *decode_value(enum store_key k, const char *v, struct store_record *rec)
 {
         struct fota_state *st = &rec->st;
         uint64_t u;
-        int i;
+        int64_t i;
 
         switch (k) {
         case KEY_PHASE:
                 return fota_phase_from_string(v, &st->phase) < 0 ? "unknown phase" : NULL;
         case KEY_WINDOW:
-                if (parse_u64(v, &u) < 0 || u > 2)
+                if (durable_parse_u64(v, 2, &u) < 0)
                         return "window must be 0, 1 or 2";
                 st->window = (unsigned) u;
                 return NULL;
@@ -181,29 +129,35 @@ static const char *decode_value(enum store_key k, const char *v, struct store_re
                 st->window_expired = v[0] == '1';
                 return NULL;
         case KEY_DEADLINE:
-                return parse_u64(v, &st->deadline_usec) < 0 ? "bad number" : NULL;
+                return durable_parse_u64(v, UINT64_MAX, &st->deadline_usec) < 0 ? "bad number" : NULL;
         case KEY_DOWNLOAD_DEADLINE:
-                return parse_u64(v, &st->download_deadline_usec) < 0 ? "bad number" : NULL;
+                return durable_parse_u64(v, UINT64_MAX, &st->download_deadline_usec) < 0 ? "bad number" : NULL;
         case KEY_PROGRESS:
-                if (parse_u64(v, &u) < 0 || u > 100)
+                if (durable_parse_u64(v, 100, &u) < 0)
                         return "progress must be 0..100";
                 st->progress = (unsigned) u;
                 return NULL;
         case KEY_PENDING_RESULT:
                 return fota_result_from_string(v, &st->pending_result) < 0 ? "unknown result" : NULL;
         case KEY_PENDING_CODE:
-                return parse_int(v, &i) < 0 ? "bad number" : (st->pending_code = i, NULL);
+                if (durable_parse_i64(v, INT_MIN, INT_MAX, &i) < 0)
+                        return "bad number";
+                st->pending_code = (int) i;
+                return NULL;
         case KEY_LAST_RESULT:
                 return fota_result_from_string(v, &st->last_result) < 0 ? "unknown result" : NULL;
         case KEY_LAST_CODE:
-                return parse_int(v, &i) < 0 ? "bad number" : (st->last_code = i, NULL);
+                if (durable_parse_i64(v, INT_MIN, INT_MAX, &i) < 0)
+                        return "bad number";
+                st->last_code = (int) i;
+                return NULL;
         case KEY_BOOT_ID:
                 if (!boot_id_valid(v, strlen(v)))
                         return "boot id is not a 36-character uuid";
                 memcpy(rec->boot_id, v, STORE_BOOT_ID_LEN + 1);
                 return NULL;
         case KEY_SAVED_REALTIME:
-                return parse_u64(v, &rec->saved_realtime_usec) < 0 ? "bad number" : NULL;
+                return durable_parse_u64(v, UINT64_MAX, &rec->saved_realtime_usec) < 0 ? "bad number" : NULL;
         case _KEY_MAX:
                 break;
         }
@@ -213,67 +167,55 @@ static const char *decode_value(enum store_key k, const char *v, struct store_re
 int store_decode(const char *text, size_t len, struct store_record *rec, char *why, size_t why_size)
 {
         bool seen[_KEY_MAX] = { false };
+        char line[STORE_LINE_MAX + 1];
+        struct durable_text t;
         struct store_record r;
-        size_t pos = 0;
-        unsigned lineno = 0;
+        size_t n;
+        int ret;
 
         memset(&r, 0, sizeof(r));
-        if (len == 0)
-                return fail(why, why_size, "empty file");
-        if (len > STORE_FILE_MAX)
-                return fail(why, why_size, "file larger than %d bytes", STORE_FILE_MAX);
-        if (memchr(text, '\0', len))
-                return fail(why, why_size, "NUL byte in file");
-
-        while (pos < len) {
-                char line[STORE_LINE_MAX + 1];
-                const char *nl = memchr(text + pos, '\n', len - pos);
-                size_t n;
+        ret = durable_text_begin(&t, text, len, STORE_FILE_MAX, why, why_size);
+        if (ret < 0)
+                return ret;
+        while ((ret = durable_text_line(&t, line, sizeof(line), &n, why, why_size)) > 0) {
                 char *eq;
                 const char *reason;
                 unsigned k;
 
-                lineno++;
-                if (!nl)
-                        return fail(why, why_size, "line %u: truncated (no newline at end of file)", lineno);
-                n = (size_t) (nl - (text + pos));
-                if (n > STORE_LINE_MAX)
-                        return fail(why, why_size, "line %u: longer than %d characters", lineno, STORE_LINE_MAX);
-                memcpy(line, text + pos, n);
-                line[n] = '\0';
-                pos += n + 1;
-
-                if (lineno == 1) {
+                if (t.lineno == 1) {
                         if (strcmp(line, STORE_MAGIC) != 0)
-                                return fail(why, why_size, "line 1: not \"" STORE_MAGIC "\"");
+                                return durable_fail(why, why_size, "line 1: not \"" STORE_MAGIC "\"");
                         continue;
                 }
                 eq = strchr(line, '=');
                 if (!eq)
-                        return fail(why, why_size, "line %u: no '=' in \"%.40s\"", lineno, line);
+                        return durable_fail(why, why_size, "line %u: no '=' in \"%.40s\"", t.lineno, line);
                 *eq = '\0';
                 for (k = 0; k < _KEY_MAX; k++)
                         if (strcmp(line, key_names[k]) == 0)
                                 break;
                 if (k == _KEY_MAX)
-                        return fail(why, why_size, "line %u: unknown key \"%.40s\"", lineno, line);
+                        return durable_fail(why, why_size, "line %u: unknown key \"%.40s\"", t.lineno, line);
                 if (seen[k])
-                        return fail(why, why_size, "line %u: duplicate key \"%s\"", lineno, key_names[k]);
+                        return durable_fail(why, why_size, "line %u: duplicate key \"%s\"", t.lineno,
+                                            key_names[k]);
                 seen[k] = true;
                 reason = decode_value((enum store_key) k, eq + 1, &r);
                 if (reason)
-                        return fail(why, why_size, "line %u: %s \"%.40s\"", lineno, reason, eq + 1);
+                        return durable_fail(why, why_size, "line %u: %s \"%.40s\"", t.lineno, reason, eq + 1);
         }
+        if (ret < 0)
+                return ret;
         for (unsigned k = 0; k < _KEY_MAX; k++)
                 if (!seen[k])
-                        return fail(why, why_size, "missing key \"%s\"", key_names[k]);
+                        return durable_fail(why, why_size, "missing key \"%s\"", key_names[k]);
 
         /* The machine's invariants: an active phase always has a deadline armed, and a download
          * always has its give-up limit (fota.h). */
         if (r.st.phase != FOTA_PHASE_IDLE && r.st.deadline_usec == 0)
-                return fail(why, why_size, "phase %s without a deadline", fota_phase_to_string(r.st.phase));
+                return durable_fail(why, why_size, "phase %s without a deadline", fota_phase_to_string(r.st.phase));
         if (r.st.phase == FOTA_PHASE_DOWNLOADING && r.st.download_deadline_usec == 0)
-                return fail(why, why_size, "phase downloading without a download deadline");
+                return durable_fail(why, why_size, "phase downloading without a download deadline");
 
         *rec = r;
         return 0;
@@ -311,36 +253,14 @@ static int read_bounded(int fd, char *buf, size_t size, size_t *len)
         return 0;
 }
 
+static int decode_cb(void *ctx, const char *text, size_t len, char *why, size_t why_size)
+{
+        return store_decode(text, len, ctx, why, why_size);
+}
+
 int store_load(const char *dir, struct store_record *rec, char *why, size_t why_size)
 {
-        char path[PATH_MAX], aside[PATH_MAX], reason[192];
-        struct timespec ts;
-        char *buf = NULL;
-        size_t len = 0;
-        int r;
-
-        r = durable_read(dir, STORE_FILE_NAME, STORE_FILE_MAX, &buf, &len);
-        if (r == -EFBIG) {
-                (void) snprintf(reason, sizeof(reason), "file larger than %d bytes", STORE_FILE_MAX);
-        } else if (r < 0) {
-                return r;
-        } else {
-                r = store_decode(buf, len, rec, reason, sizeof(reason));
-                free(buf);
-                if (r != -EBADMSG)
-                        return r;
-        }
-
-        /* Keep the evidence for a human, and never trip over the same file again. */
-        (void) snprintf(path, sizeof(path), "%s/%s", dir, STORE_FILE_NAME);
-        if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
-                ts.tv_sec = 0;
-        r = durable_move_aside(dir, STORE_FILE_NAME, (uint64_t) ts.tv_sec * 1000000, aside,
-                               sizeof(aside));
-        if (r < 0)
-                return fail(why, why_size, "%s: %s; could not move it aside: %s", path, reason,
-                            strerror(-r));
-        return fail(why, why_size, "%s: %s; moved aside to %s", path, reason, aside);
+        return durable_load_checked(dir, STORE_FILE_NAME, STORE_FILE_MAX, decode_cb, rec, why, why_size);
 }
 
 int store_read_boot_id(char *buf, size_t size)

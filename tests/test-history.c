@@ -132,6 +132,66 @@ START_TEST(test_durable_write_read)
 }
 END_TEST
 
+/* durable_write_mode: exactly the mode asked for whatever the umask (bc26ctl's metrics file under
+ * UMask=0077 must stay readable by node-exporter), also over an old temp file; durable_write
+ * keeps the umask. */
+START_TEST(test_durable_write_mode)
+{
+        char path[256], names[256];
+        struct stat st;
+        mode_t old = umask(077);
+
+        make_dir();
+        ck_assert_int_eq(durable_write(tmpdir, "state", "x", 1), 0);
+        snprintf(path, sizeof(path), "%s/state", tmpdir);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 0777, 0600);
+
+        snprintf(path, sizeof(path), "%s/m.prom.tmp", tmpdir);      /* left by a crash */
+        ck_assert_int_eq(close(open(path, O_WRONLY | O_CREAT, 0600)), 0);
+        ck_assert_int_eq(durable_write_mode(tmpdir, "m.prom", "up 1\n", 5, 0644), 0);
+        snprintf(path, sizeof(path), "%s/m.prom", tmpdir);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 0777, 0644);
+        list_dir(names, sizeof(names));
+        ck_assert_str_eq(names, "m.prom state");        /* the temp file renamed, none left */
+        (void) umask(old);
+        remove_dir();
+}
+END_TEST
+
+/* The shared number parsers of the text form: plain decimal, bounds, "-0" refused. */
+START_TEST(test_durable_parse)
+{
+        uint64_t u = 7;
+        int64_t i = 7;
+
+        ck_assert_int_eq(durable_parse_u64("0", 0, &u), 0);
+        ck_assert_uint_eq(u, 0);
+        ck_assert_int_eq(durable_parse_u64("18446744073709551615", UINT64_MAX, &u), 0);
+        ck_assert_uint_eq(u, UINT64_MAX);
+        ck_assert_int_eq(durable_parse_u64("18446744073709551616", UINT64_MAX, &u), -ERANGE);
+        ck_assert_int_eq(durable_parse_u64("101", 100, &u), -ERANGE);
+        ck_assert_int_eq(durable_parse_u64("01", 100, &u), -EINVAL);
+        ck_assert_int_eq(durable_parse_u64("", 100, &u), -EINVAL);
+        ck_assert_int_eq(durable_parse_u64("+1", 100, &u), -EINVAL);
+        ck_assert_int_eq(durable_parse_u64(" 1", 100, &u), -EINVAL);
+
+        ck_assert_int_eq(durable_parse_i64("-2147483648", INT32_MIN, INT32_MAX, &i), 0);
+        ck_assert_int_eq(i, INT32_MIN);
+        ck_assert_int_eq(durable_parse_i64("2147483647", INT32_MIN, INT32_MAX, &i), 0);
+        ck_assert_int_eq(i, INT32_MAX);
+        ck_assert_int_eq(durable_parse_i64("-2147483649", INT32_MIN, INT32_MAX, &i), -ERANGE);
+        ck_assert_int_eq(durable_parse_i64("2147483648", INT32_MIN, INT32_MAX, &i), -ERANGE);
+        ck_assert_int_eq(durable_parse_i64("-9223372036854775808", INT64_MIN, INT64_MAX, &i), 0);
+        ck_assert(i == INT64_MIN);
+        ck_assert_int_eq(durable_parse_i64("-0", INT32_MIN, INT32_MAX, &i), -EINVAL);
+        ck_assert_int_eq(durable_parse_i64("-", INT32_MIN, INT32_MAX, &i), -EINVAL);
+        ck_assert_int_eq(durable_parse_i64("--1", INT32_MIN, INT32_MAX, &i), -EINVAL);
+        ck_assert_int_eq(durable_parse_i64("-1", 0, 10, &i), -ERANGE);
+}
+END_TEST
+
 START_TEST(test_durable_write_fails_cleanly)
 {
         char path[256], names[256];
@@ -611,6 +671,18 @@ static void record(char *buf, size_t size, const char *body)
         snprintf(buf, size, "%08" PRIx32 " %s\n", durable_crc32(body, strlen(body)), body);
 }
 
+/* header, then up to three bodies as records with correct checksums: the text's length. */
+static size_t records_text(char *text, size_t size, const char *header, const char *const bodies[3])
+{
+        size_t used = (size_t) snprintf(text, size, "%s\n", header);
+
+        for (size_t k = 0; k < 3 && bodies[k]; k++) {
+                record(text + used, size - used, bodies[k]);
+                used += strlen(text + used);
+        }
+        return used;
+}
+
 #define OK_BODY "started=1 finished=2 result=success code=0 revision_before=A revision_after=B " \
         "resets=0 max_progress=5 interrupted=0"
 #define RUN_BODY "started=3 finished=0 result= code=0 revision_before= revision_after= " \
@@ -679,11 +751,7 @@ START_TEST(test_history_texts)
         size_t used;
         int r;
 
-        used = (size_t) snprintf(text, sizeof(text), "%s\n", history_texts[_i].header);
-        for (size_t k = 0; k < 3 && history_texts[_i].bodies[k]; k++) {
-                record(text + used, sizeof(text) - used, history_texts[_i].bodies[k]);
-                used += strlen(text + used);
-        }
+        used = records_text(text, sizeof(text), history_texts[_i].header, history_texts[_i].bodies);
         r = history_decode(h, text, used, why, sizeof(why));
         if (!history_texts[_i].why) {
                 ck_assert_msg(r == 0, "refused: %s", why);
@@ -885,11 +953,7 @@ START_TEST(test_counters_texts)
         size_t used;
         int r;
 
-        used = (size_t) snprintf(text, sizeof(text), "%s\n", counter_texts[_i].header);
-        for (size_t k = 0; k < 3 && counter_texts[_i].bodies[k]; k++) {
-                record(text + used, sizeof(text) - used, counter_texts[_i].bodies[k]);
-                used += strlen(text + used);
-        }
+        used = records_text(text, sizeof(text), counter_texts[_i].header, counter_texts[_i].bodies);
         r = counters_decode(&c, text, used, why, sizeof(why));
         if (!counter_texts[_i].why) {
                 ck_assert_msg(r == 0, "refused: %s", why);
@@ -963,6 +1027,8 @@ static Suite *history_suite(void)
         tcase_add_test(tc, test_crc32);
         tcase_add_test(tc, test_durable_write_read);
         tcase_add_test(tc, test_durable_write_fails_cleanly);
+        tcase_add_test(tc, test_durable_write_mode);
+        tcase_add_test(tc, test_durable_parse);
         tcase_add_test(tc, test_durable_move_aside);
         suite_add_tcase(s, tc);
 

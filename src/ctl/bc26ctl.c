@@ -21,6 +21,7 @@
 #include "ctl-args.h"
 #include "ctl-history.h"
 #include "metrics.h"
+#include "durable.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -874,16 +875,17 @@ static int metrics_read_counters(sd_bus_message *m, struct metrics_values *v)
         return sd_bus_message_exit_container(m);
 }
 
-/* Replace path with buf atomically: a temp file in the same directory (its name does not end in
- * .prom, so node-exporter never reads it half written), fsync, rename, fsync the directory.
- * 0 or negative errno; the temp file is removed on failure. */
+/* Replace path with buf (mode METRICS_FILE_MODE, whatever the umask) through durable_write_mode:
+ * the temp file is path.tmp in the same directory, whose name does not end in .prom, so
+ * node-exporter never reads it half written; fsync, rename, fsync of the directory. 0 or
+ * negative errno. One writer at a time per path (the temp name is fixed; the timer's oneshot
+ * service never overlaps itself). */
 static int metrics_write_file(const char *path, const char *buf, size_t len)
 {
-        char dir[PATH_MAX], tmp[PATH_MAX];
+        char dir[PATH_MAX];
         const char *slash = strrchr(path, '/');
         const char *base = slash ? slash + 1 : path;
         size_t dirlen = slash ? (size_t) (slash - path) : 0;
-        int fd, dfd, r = 0;
 
         if (base[0] == '\0')
                 return -EISDIR;
@@ -893,40 +895,7 @@ static int metrics_write_file(const char *path, const char *buf, size_t len)
                 (void) snprintf(dir, sizeof(dir), "%.*s", (int) dirlen, path);
         else
                 return -ENAMETOOLONG;
-        if ((size_t) snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, base) >= sizeof(tmp))
-                return -ENAMETOOLONG;
-
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        for (size_t done = 0; done < len && r == 0;) {
-                ssize_t n = write(fd, buf + done, len - done);
-
-                if (n >= 0)
-                        done += (size_t) n;
-                else if (errno != EINTR)
-                        r = -errno;
-        }
-        if (r == 0 && fchmod(fd, METRICS_FILE_MODE) < 0)
-                r = -errno;
-        if (r == 0 && fsync(fd) < 0)
-                r = -errno;
-        if (close(fd) < 0 && r == 0)
-                r = -errno;
-        if (r == 0 && rename(tmp, path) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) unlink(tmp);
-                return r;
-        }
-        /* The rename itself survives a power cut only once the directory is synced. */
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return -errno;
-        if (fsync(dfd) < 0 && errno != EINVAL)
-                r = -errno;
-        (void) close(dfd);
-        return r;
+        return durable_write_mode(dir, base, buf, len, METRICS_FILE_MODE);
 }
 
 static void unref_metrics_replies(sd_bus_message *(*replies)[4])
@@ -935,9 +904,9 @@ static void unref_metrics_replies(sd_bus_message *(*replies)[4])
                 (*replies)[i] = sd_bus_message_unref((*replies)[i]);
 }
 
-/* bc26ctl metrics [--output FILE]. bc26d not running (or no system bus at all): only bc26_up 0,
- * exit 0, so a timer still replaces an old file and nobody scrapes stale values. */
-static int cmd_metrics(const struct ctl_args *a)
+/* Ask bc26d for everything metrics shows, into v (strings point into replies). EXIT_SUCCESS also
+ * when bc26d is gone (v is then "down"); another exit code after saying on stderr what failed. */
+static int metrics_collect(sd_bus *bus, sd_bus_message *replies[4], struct metrics_values *v)
 {
         static const struct {
                 const char *iface;
@@ -948,13 +917,63 @@ static int cmd_metrics(const struct ctl_args *a)
                 { BC26D_NETWORK, NULL },
                 { BC26D_MODEM, "GetCounters" },
         };
+        int code = EXIT_FAILURE;
+        int r;
+
+        v->up = true;
+        for (size_t i = 0; i < 4 && v->up; i++) {
+                r = metrics_call(bus, calls[i].iface, calls[i].member, &replies[i], &code);
+                if (r == -ENOTCONN) {
+                        metrics_values_init(v);         /* gone: nothing is known */
+                } else if (r < 0) {
+                        return code;
+                } else if (r > 0) {
+                        r = calls[i].member ? metrics_read_counters(replies[i], v)
+                                            : metrics_read_properties(replies[i], calls[i].iface, v);
+                        if (r < 0) {
+                                fprintf(stderr, "bc26ctl: cannot parse a reply: %s\n", strerror(-r));
+                                return EXIT_FAILURE;
+                        }
+                }
+        }
+        return EXIT_SUCCESS;
+}
+
+/* v as the exposition text into path. EXIT_SUCCESS, or EXIT_FAILURE after saying why. */
+static int metrics_output_file(const char *path, const struct metrics_values *v)
+{
+        char *text;
+        size_t len = 0;
+        int r;
+
+        (void) metrics_format(NULL, 0, v, &len);
+        text = malloc(len + 1);
+        if (!text) {
+                fprintf(stderr, "bc26ctl: out of memory\n");
+                return EXIT_FAILURE;
+        }
+        r = metrics_format(text, len + 1, v, NULL);
+        if (r >= 0)
+                r = metrics_write_file(path, text, len);
+        free(text);
+        if (r < 0) {
+                fprintf(stderr, "bc26ctl: cannot write %s: %s\n", path, strerror(-r));
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
+
+/* bc26ctl metrics [--output FILE]. bc26d not running (or no system bus at all): only bc26_up 0,
+ * exit 0, so a timer still replaces an old file and nobody scrapes stale values. Any other
+ * failure (access denied, a reply that cannot be read) exits with its code; with --output the
+ * file still gets bc26_up 0 first, so that it never keeps showing an older bc26_up 1. */
+static int cmd_metrics(const struct ctl_args *a)
+{
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(unref_metrics_replies) sd_bus_message *replies[4] = { NULL };
         struct metrics_values v;
         const char *unique;
-        char *text = NULL;
-        size_t len = 0;
-        int code = EXIT_FAILURE;
+        int code = EXIT_SUCCESS;
         int r;
 
         metrics_values_init(&v);
@@ -963,29 +982,18 @@ static int cmd_metrics(const struct ctl_args *a)
                 r = sd_bus_get_unique_name(bus, &unique);
         if (r == -EACCES || r == -EPERM) {
                 fprintf(stderr, "bc26ctl: cannot connect to the system bus: %s\n", strerror(-r));
-                return EXIT_ACCESS_DENIED;
-        }
-        if (r < 0) {
+                code = EXIT_ACCESS_DENIED;
+        } else if (r < 0) {
                 fprintf(stderr, "bc26ctl: no system bus (%s): reporting bc26_up 0\n", strerror(-r));
         } else {
-                v.up = true;
-                for (size_t i = 0; i < 4 && v.up; i++) {
-                        r = metrics_call(bus, calls[i].iface, calls[i].member, &replies[i], &code);
-                        if (r == -ENOTCONN) {
-                                metrics_values_init(&v);        /* gone: nothing is known */
-                        } else if (r < 0) {
-                                return code;
-                        } else if (r > 0) {
-                                r = calls[i].member ? metrics_read_counters(replies[i], &v)
-                                                    : metrics_read_properties(replies[i],
-                                                                              calls[i].iface, &v);
-                                if (r < 0) {
-                                        fprintf(stderr, "bc26ctl: cannot parse a reply: %s\n",
-                                                strerror(-r));
-                                        return EXIT_FAILURE;
-                                }
-                        }
-                }
+                code = metrics_collect(bus, replies, &v);
+        }
+        if (code != EXIT_SUCCESS) {
+                if (!a->output)
+                        return code;
+                metrics_values_init(&v);        /* what is known is that bc26d was not read */
+                (void) metrics_output_file(a->output, &v);
+                return code;
         }
 
         if (!a->output) {
@@ -998,21 +1006,7 @@ static int cmd_metrics(const struct ctl_args *a)
                 }
                 return EXIT_SUCCESS;
         }
-        (void) metrics_format(NULL, 0, &v, &len);
-        text = malloc(len + 1);
-        if (!text) {
-                fprintf(stderr, "bc26ctl: out of memory\n");
-                return EXIT_FAILURE;
-        }
-        r = metrics_format(text, len + 1, &v, NULL);
-        if (r >= 0)
-                r = metrics_write_file(a->output, text, len);
-        free(text);
-        if (r < 0) {
-                fprintf(stderr, "bc26ctl: cannot write %s: %s\n", a->output, strerror(-r));
-                return EXIT_FAILURE;
-        }
-        return EXIT_SUCCESS;
+        return metrics_output_file(a->output, &v);
 }
 
 /* ---- monitor ----------------------------------------------------------------------------- */

@@ -7,27 +7,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "counters.h"                   /* the counters and their GetCounters names: one list */
+
 /* "Not known" values, as bc26d's D-Bus API uses them (doc/dbus-api.md). */
 #define METRICS_INT_UNKNOWN INT32_MIN           /* i properties: Rsrp, Sinr */
 #define METRICS_UINT_UNKNOWN UINT32_MAX         /* u properties: Progress */
-
-/* The counters of Modem1.GetCounters(), in output order: key "X.Y" is bc26_X_total{LABEL="Y"}. */
-enum metrics_counter {
-        METRICS_UPGRADES_SUCCESS,
-        METRICS_UPGRADES_DOWNLOAD_FAILED,
-        METRICS_UPGRADES_UPDATE_FAILED,
-        METRICS_UPGRADES_TIMEOUT,
-        METRICS_UPGRADES_UNKNOWN,
-        METRICS_REBOOTS_AT_RESET,
-        METRICS_REBOOTS_GPIO_RESET,
-        METRICS_REBOOTS_PWRKEY,
-        METRICS_REBOOTS_UPGRADE,
-        METRICS_REBOOTS_UNEXPECTED,
-        METRICS_SEND_OK,
-        METRICS_SEND_FAILED,
-        METRICS_SEND_REFUSED,
-        METRICS_COUNTERS                        /* how many */
-};
 
 struct metrics_values {
         bool up;                        /* bc26d answered on the bus; false: only bc26_up 0 */
@@ -38,14 +22,16 @@ struct metrics_values {
         int32_t rsrp_dbm;               /* Network1.Rsrp; METRICS_INT_UNKNOWN */
         int32_t sinr_db;                /* Network1.Sinr; METRICS_INT_UNKNOWN */
         uint64_t updated_usec;          /* Network1.Updated, us since the epoch; 0 never */
-        uint64_t counters[METRICS_COUNTERS];
-        bool counter_known[METRICS_COUNTERS];   /* false: the daemon did not give it */
+        /* Modem1.GetCounters, by enum counter_id: name "X.Y" is bc26_X_total{LABEL="Y"}. */
+        uint64_t counters[_COUNTER_MAX];
+        bool counter_known[_COUNTER_MAX];       /* false: the daemon did not give it */
 };
 
 /* Everything "not known" and up false. */
 void metrics_values_init(struct metrics_values *v);
 
-/* The counter a GetCounters key names ("upgrades.success"), or -ENOENT (ignore the key). */
+/* The counter (enum counter_id) a GetCounters key names ("upgrades.success"), or -ENOENT
+ * (ignore the key). */
 int metrics_counter_from_key(const char *key);
 
 /* Write the exposition text for v to f. 0, or -EIO if a write failed. */
