@@ -4,8 +4,16 @@
  * Checks: nothing the gate refuses is ever written; each command is written once, in the order
  * accepted, with its exact text and a CR, and one at a time; submit refuses exactly
  * what the gate refuses (-EBUSY) and what it cannot take; every accepted command completes exactly
- * once (a gated one never written, an answered or timed-out one always written); busy() tells the
- * truth; disconnecting fails everything. */
+ * once (a gated one never written, an answered one always written, a timed-out one unless the
+ * resync ahead of it went unanswered), and its response says whether it was written; busy() tells the
+ * truth; disconnecting fails everything.
+ *
+ * The channel's own resync (at-channel.h, at_channel_tick) is modelled too: its AT+CMEE? is
+ * written exactly when one is due (after a timeout, a failed write or a disconnect that cut a
+ * command off, and no reboot since) and a queued command other than a reset waits behind it,
+ * never while a command is in flight and never through a gate that refuses init commands; the
+ * next command's write means it was answered (no more resync due), and that command counts as not
+ * written if the resync timed out ahead of it. */
 #include <errno.h>
 
 #include "at-channel.h"
@@ -36,7 +44,35 @@ struct model {
         unsigned n_reqs;
         unsigned depth;
         unsigned n_written, last_written;
+        bool resync_due;        /* the channel's need_resync, as seen from outside */
+        bool resync_inflight;   /* its AT+CMEE? was written and has not ended (as far as seen) */
+        bool rebooting;         /* REBOOTED completions seen, ops->reboot not yet */
 };
+
+static bool in_flight(const struct model *m)
+{
+        for (unsigned i = 0; i < m->n_reqs; i++)
+                if (m->reqs[i].written && !m->reqs[i].completed)
+                        return true;
+        return false;
+}
+
+/* The channel writes AT+CMEE? (no ";id": every submitted text has one) ahead of the queue head. */
+static void on_resync_write(struct model *m)
+{
+        const struct req *head = NULL;
+
+        for (unsigned i = 0; i < m->n_reqs && !head; i++)
+                if (m->reqs[i].accepted && !m->reqs[i].written && !m->reqs[i].completed)
+                        head = &m->reqs[i];
+        fuzz_check(m->resync_due, "resync written when none was due");
+        fuzz_check(!in_flight(m) && !m->resync_inflight, "resync written while a command is in flight");
+        fuzz_check(head != NULL, "resync written with nothing queued behind it");
+        fuzz_check(!head->table2 && head->cmd != AT_CMD_QRST, "resync written ahead of a reset (%s)", head->text);
+        fuzz_check(at_gate_allows(m->gate, AT_CLASS_INIT, false), "resync written through gate %s",
+                   at_gate_to_string(m->gate));
+        m->resync_inflight = true;
+}
 
 static int on_write(void *ud, const void *buf, size_t len)
 {
@@ -45,6 +81,12 @@ static int on_write(void *ud, const void *buf, size_t len)
 
         fuzz_check(m->connected, "write while disconnected");
         fuzz_check(len >= 2 && ((const char *) buf)[len - 1] == '\r', "write without its CR");
+        if (len - 1 == strlen("AT+CMEE?") && memcmp(buf, "AT+CMEE?", len - 1) == 0) {
+                on_resync_write(m);
+                if (m->write_fails)
+                        m->resync_due = true;
+                return m->write_fails ? -EIO : 0;
+        }
         /* Every command text is unique: find which one this is. */
         for (unsigned i = 0; i < m->n_reqs; i++)
                 if (strlen(m->reqs[i].text) == len - 1 && memcmp(buf, m->reqs[i].text, len - 1) == 0) {
@@ -59,9 +101,18 @@ static int on_write(void *ud, const void *buf, size_t len)
         fuzz_check(m->n_written == 0 || r->id > m->last_written, "request %u written after %u", r->id, m->last_written);
         m->last_written = r->id;
         m->n_written++;
-        for (unsigned i = 0; i < m->n_reqs; i++)
-                fuzz_check(!(m->reqs[i].written && !m->reqs[i].completed), "two commands in flight");
+        fuzz_check(!in_flight(m), "two commands in flight");
+        /* A write while the resync is in flight means it was answered (its other ends, a timeout,
+         * a disconnect or a reboot, are seen). Without one, only a reset may go out while a resync
+         * is due (the module forgets its late answers); the resync stays due after it. */
+        if (m->resync_inflight)
+                m->resync_due = false;
+        else if (!r->table2 && r->cmd != AT_CMD_QRST)
+                fuzz_check(!m->resync_due, "%s written without the resync due", r->text);
+        m->resync_inflight = false;
         r->written = true;
+        if (m->write_fails)
+                m->resync_due = true;
         return m->write_fails ? -EIO : 0;
 }
 
@@ -74,18 +125,34 @@ static void on_done(void *userdata, const struct at_response *resp)
 
         fuzz_check(r->accepted && !r->completed, "request %u completed twice or unasked", r->id);
         r->completed = true;
+        fuzz_check(resp->written == r->written, "request %u: response says written %d, it was %d", r->id,
+                   resp->written, r->written);
         switch (resp->status) {
         case AT_STATUS_GATED:
                 fuzz_check(!r->written, "written command reported gated");
                 fuzz_check(!at_gate_allows(m->gate, r->cls, r->table2), "allowed command reported gated");
                 break;
+        case AT_STATUS_TIMEOUT:
+                /* Unwritten: the resync ahead of it went unanswered (the next one gets a new one). */
+                fuzz_check(r->written || m->resync_inflight, "unwritten command timed out with no resync ahead");
+                if (!r->written)
+                        m->resync_inflight = false;
+                m->resync_due = true;
+                break;
         case AT_STATUS_OK:
         case AT_STATUS_ERROR:
         case AT_STATUS_CME_ERROR:
-        case AT_STATUS_TIMEOUT:
                 fuzz_check(r->written, "unwritten command got status %s", at_status_to_string(resp->status));
                 break;
         case AT_STATUS_REBOOTED:
+                /* The channel forgot its resync before failing everything: a command resubmitted
+                 * from here is written without one. */
+                if (!m->rebooting) {
+                        m->rebooting = true;
+                        m->resync_due = false;
+                        m->resync_inflight = false;
+                }
+                break;
         case AT_STATUS_CANCELLED:
                 break;
         default:
@@ -144,6 +211,19 @@ static void submit(struct model *m, uint8_t a, uint8_t b)
                 fuzz_check(ret == -ENOBUFS, "submit of %s said %d", r->text, ret);
 }
 
+static void on_reboot(void *ud, uint64_t now)
+{
+        struct model *m = ud;
+
+        /* A fresh module has no late answers; the resync in flight (if any) was dropped. If
+         * commands failed with REBOOTED that was seen already (and writes since then count). */
+        if (!m->rebooting) {
+                m->resync_due = false;
+                m->resync_inflight = false;
+        }
+        m->rebooting = false;
+}
+
 static const char *const canned[] = {
         "\r\nOK\r\n", "\r\nERROR\r\n", "\r\n+CME ERROR: 50\r\n", "\r\nRDY\r\n",
         "\n\rF1: 0000 0000\n\r", "\n\rLeaving the BROM\n\r", "\r\nSEND OK\r\n", "\r\nCONNECT OK\r\n",
@@ -153,7 +233,7 @@ static const char *const canned[] = {
 
 FUZZ_TARGET(at_channel)
 {
-        static const struct at_channel_ops ops = { .write = on_write };
+        static const struct at_channel_ops ops = { .write = on_write, .reboot = on_reboot };
         struct fuzz_input in = { data, size };
         struct model *m = calloc(1, sizeof(*m));
         unsigned steps = 0;
@@ -203,6 +283,11 @@ FUZZ_TARGET(at_channel)
                         break;
                 case 6:
                         m->connected = !m->connected;
+                        /* A command (or the resync) cut off may still be answered after a replug. */
+                        if (!m->connected && (in_flight(m) || m->resync_inflight)) {
+                                m->resync_due = true;
+                                m->resync_inflight = false;
+                        }
                         at_channel_set_connected(m->ch, m->connected, m->now);
                         break;
                 default:
@@ -215,8 +300,20 @@ FUZZ_TARGET(at_channel)
 
                 for (unsigned i = 0; i < m->n_reqs; i++)
                         pending = pending || (m->reqs[i].accepted && !m->reqs[i].completed);
-                fuzz_check(at_channel_busy(m->ch) == pending, "busy %d, pending %d", at_channel_busy(m->ch), pending);
-                fuzz_check(at_channel_next_deadline(m->ch) == UINT64_MAX || pending, "deadline without a command");
+                /* The resync keeps the channel busy even when the command behind it is gone (gated);
+                 * it then ends unseen, and busy() false says so: bytes fed answered it (no resync
+                 * due any more), a tick timed it out (still due). */
+                bool busy = at_channel_busy(m->ch);
+
+                fuzz_check(busy == (pending || (busy && m->resync_inflight)), "busy %d, pending %d, resync %d", busy,
+                           pending, m->resync_inflight);
+                fuzz_check(at_channel_next_deadline(m->ch) == UINT64_MAX || pending || m->resync_inflight,
+                           "deadline without a command");
+                if (!busy && m->resync_inflight) {
+                        if (op % 8 == 2 || op % 8 == 3)
+                                m->resync_due = false;
+                        m->resync_inflight = false;
+                }
         }
 
         /* The tty goes away: everything still pending completes, exactly once. */
