@@ -1,9 +1,11 @@
 /* gen-seeds.c - writes the seed corpora in fuzz/corpus/ from the guide's transcript
- * (tests/transcript.c), the shipped conf/bc26d.conf and store_encode(). Run from the top of the
- * source tree after changing any of them (the corpora are committed):
+ * (tests/transcript.c), the shipped conf/bc26d.conf, store_encode() and the outbox log's encoder.
+ * Run from the top of the source tree after changing any of them (the corpora are committed):
  *
  *   cc -std=c11 -D_GNU_SOURCE -Isrc -Itests -o /tmp/gen-seeds fuzz/gen-seeds.c tests/transcript.c \
- *      src/store.c src/fota.c && /tmp/gen-seeds
+ *      src/store.c src/fota.c src/durable.c src/outbox.c src/outbox-store.c && /tmp/gen-seeds [TARGET...]
+ *
+ * With TARGETs (corpus names, e.g. "outbox") only those corpora are written.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -13,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "at-cmd.h"
+#include "outbox-store.h"
 #include "store.h"
 #include "transcript.h"
 
@@ -331,16 +334,123 @@ static void seeds_store(void)
         }
 }
 
-int main(void)
+/* ---- outbox: logs in outbox-store.c's format ------------------------------------------------ */
+
+static void ob_message(struct buf *b, uint64_t id, uint32_t uid, uint16_t len, uint64_t expires)
+{
+        struct outbox_message m;
+        int n;
+
+        memset(&m, 0, sizeof(m));
+        m.id = id;
+        m.uid = uid;
+        m.obj = 19;
+        m.inst = (uint16_t) (id % 2);
+        m.res = 0;
+        m.confirmable = id % 3 != 0;
+        m.enqueued = 1765000000000000ull + id * 1000000ull;
+        m.expires = expires;
+        m.len = len;
+        for (unsigned i = 0; i < len; i++)
+                m.data[i] = (uint8_t) (id + i);
+        n = outbox_encode_message(&m, b->b + b->n, sizeof(b->b) - b->n);
+        if (n < 0) {
+                fprintf(stderr, "outbox_encode_message: %d\n", n);
+                exit(1);
+        }
+        b->n += (size_t) n;
+}
+
+static void ob_removal(struct buf *b, uint64_t id)
+{
+        int n = outbox_encode_removal(id, b->b + b->n, sizeof(b->b) - b->n);
+
+        if (n < 0) {
+                fprintf(stderr, "outbox_encode_removal: %d\n", n);
+                exit(1);
+        }
+        b->n += (size_t) n;
+}
+
+static void ob_header(struct buf *b)
+{
+        b->n = 0;
+        b->n += (size_t) outbox_encode_header(b->b, sizeof(b->b));
+}
+
+static void seeds_outbox(void)
+{
+        struct buf b;
+        size_t n;
+
+        ob_header(&b);
+        put("outbox", "empty", b.b, b.n);
+
+        /* A day of traffic: sends, deliveries, an expiry, two users. */
+        for (uint64_t id = 1; id <= 6; id++) {
+                ob_message(&b, id, id % 2 ? 0 : 1000, (uint16_t) (id * 7), id == 4 ? 1765000100000000ull : 0);
+                if (id % 2 == 0)
+                        ob_removal(&b, id - 1);
+        }
+        put("outbox", "traffic", b.b, b.n);
+        n = b.n;
+
+        /* The same, cut in the middle of its last record, and with a damaged checksum. */
+        put("outbox", "truncated", b.b, n - 5);
+        b.b[n - 20] ^= 0x40;
+        put("outbox", "flipped", b.b, n);
+
+        /* A compacted log: live messages, then the removal of the highest id seen. */
+        ob_header(&b);
+        ob_message(&b, 8, 1000, 2, 0);
+        ob_message(&b, 12, 1001, 512, 0);
+        ob_removal(&b, 40);
+        put("outbox", "compacted", b.b, b.n);
+
+        /* Emptied and compacted: only the highest id. */
+        ob_header(&b);
+        ob_removal(&b, 1234567);
+        put("outbox", "emptied", b.b, b.n);
+
+        /* Out of order and duplicate ids (not what bc26d writes, but valid records). */
+        ob_header(&b);
+        ob_message(&b, 5, 1, 1, 0);
+        ob_message(&b, 3, 1, 1, 0);
+        ob_message(&b, 5, 2, 3, 0);
+        ob_removal(&b, 3);
+        ob_removal(&b, 77);
+        put("outbox", "disorder", b.b, b.n);
+}
+
+/* Whether corpus target is to be written: all without arguments, else those named. */
+static bool wanted(int argc, char **argv, const char *target)
+{
+        if (argc < 2)
+                return true;
+        for (int i = 1; i < argc; i++)
+                if (strcmp(argv[i], target) == 0)
+                        return true;
+        return false;
+}
+
+int main(int argc, char **argv)
 {
         if (mkdir("fuzz/corpus", 0755) < 0 && errno != EEXIST) {
                 perror("fuzz/corpus");
                 return 1;
         }
-        seeds_lines();
-        seeds_config();
-        seeds_store();
-        seeds_fota();
-        seeds_at_channel();
+        /* seeds_lines writes the line-classify and urc corpora. */
+        if (wanted(argc, argv, "line-classify") || wanted(argc, argv, "urc"))
+                seeds_lines();
+        if (wanted(argc, argv, "config"))
+                seeds_config();
+        if (wanted(argc, argv, "store"))
+                seeds_store();
+        if (wanted(argc, argv, "fota"))
+                seeds_fota();
+        if (wanted(argc, argv, "at-channel"))
+                seeds_at_channel();
+        if (wanted(argc, argv, "outbox"))
+                seeds_outbox();
         return 0;
 }

@@ -2,7 +2,7 @@
 # run-fuzzers.sh - build every libFuzzer target against the sources (clang, ASan+UBSan) and run
 # each for SECONDS (default 60), starting from the committed seeds and regression inputs.
 #
-#   fuzz/run-fuzzers.sh [SECONDS [TARGET...]]      targets: line-classify urc config store fota at-channel
+#   fuzz/run-fuzzers.sh [SECONDS [TARGET...]]      targets: line-classify urc config store fota at-channel outbox
 #
 # Environment: CLANG (default clang), FUZZ_OUT (default ./fuzz-out: binaries, the growing corpora,
 # crash artifacts and logs; the committed fuzz/corpus is never written). Prints, per target, the
@@ -16,7 +16,7 @@ secs=${1:-60}
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${FUZZ_OUT:-$PWD/fuzz-out}
 clang=${CLANG:-clang}
-targets=${*:-line-classify urc config store fota at-channel}
+targets=${*:-line-classify urc config store fota at-channel outbox}
 
 case $secs in
 ''|*[!0-9]*) echo "usage: $0 [SECONDS [TARGET...]]" >&2; exit 2 ;;
@@ -31,9 +31,10 @@ sources() {
         line-classify) echo "line.c urc.c" ;;
         urc)           echo "urc.c" ;;
         config)        echo "config.c" ;;
-        store)         echo "store.c fota.c" ;;
-        fota)          echo "fota.c store.c at-cmd.c" ;;
+        store)         echo "store.c durable.c fota.c" ;;
+        fota)          echo "fota.c store.c durable.c at-cmd.c" ;;
         at-channel)    echo "at-channel.c at-cmd.c line.c urc.c reboot.c" ;;
+        outbox)        echo "outbox.c outbox-store.c durable.c" ;;
         *)             echo "unknown target $1" >&2; return 1 ;;
         esac
 }
@@ -43,6 +44,7 @@ extra() {
         line-classify|urc|at-channel) echo "-dict=$top/fuzz/at.dict" ;;
         config) echo "-dict=$top/fuzz/config.dict" ;;
         store)  echo "-dict=$top/fuzz/store.dict" ;;
+        outbox) echo "-dict=$top/fuzz/outbox.dict" ;;
         esac
         case $1 in
         line-classify) echo "-max_len=12000" ;;

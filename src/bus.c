@@ -18,6 +18,7 @@
 #include "counters.h"
 #include "history.h"
 #include "log.h"
+#include "outbox.h"
 
 #define BUS_INTERFACES 4        /* Modem1, Lwm2m1, Fota1, Network1 */
 #define PENDING_MAX 257         /* SendData calls waiting for SEND OK: the largest [lwm2m] send_queue + 1 */
@@ -68,6 +69,8 @@ static const struct bus_property lwm2m_properties[] = {
         PROP("Registered", 'b', registered),
         PROP("Server", 's', server),
         PROP("Endpoint", 's', endpoint),
+        PROP("Queued", 'u', queued),
+        PROP("QueuedBytes", 't', queued_bytes),
 };
 
 static const struct bus_property fota_properties[] = {
@@ -181,6 +184,19 @@ static void forget_pending(struct bus *b, uint64_t cookie)
         sd_bus_message_unref(take_pending(b, cookie));
 }
 
+/* What SendData and Enqueue both refuse as InvalidArgs. */
+static int check_target(uint32_t obj, uint32_t inst, uint32_t res, size_t len, sd_bus_error *error)
+{
+        if (obj > 65535 || inst > 65535 || res > 65535)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Object, instance and resource must be 0..65535 (got %u/%u/%u).",
+                                         obj, inst, res);
+        if (len == 0 || len > 512)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "The payload must be 1..512 bytes, the module's limit (got %zu).", len);
+        return 0;
+}
+
 static int method_send_data(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
         struct bus *b = userdata;
@@ -196,13 +212,9 @@ static int method_send_data(sd_bus_message *m, void *userdata, sd_bus_error *err
         r = sd_bus_message_read_array(m, 'y', &data, &len);
         if (r < 0)
                 return r;
-        if (obj > 65535 || inst > 65535 || res > 65535)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Object, instance and resource must be 0..65535 (got %u/%u/%u).",
-                                         obj, inst, res);
-        if (len == 0 || len > 512)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "The payload must be 1..512 bytes, the module's limit (got %zu).", len);
+        r = check_target(obj, inst, res, len, error);
+        if (r < 0)
+                return r;
         /* Keep the call before handing the data over: the send may also finish at once (the tty
          * just went away), and bus_send_done must find it then. The send queue ([lwm2m] send_queue
          * <= 256) bounds the calls waiting here, plus this one. */
@@ -313,6 +325,171 @@ static int method_get_history(sd_bus_message *m, void *userdata, sd_bus_error *e
         return r;
 }
 
+/* ---- the outbox (store and forward) ----------------------------------------------------------- */
+
+/* Enqueue's options: "ttl" (u) and "confirmable" (b); anything else is InvalidArgs. */
+static int read_enqueue_options(sd_bus_message *m, struct bus_enqueue *e, sd_bus_error *error)
+{
+        const char *key, *type;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(m, "s", &key);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_peek_type(m, NULL, &type);
+                if (r < 0)
+                        return r;
+                if (strcmp(key, "ttl") == 0 && strcmp(type, "u") == 0) {
+                        r = sd_bus_message_read(m, "v", "u", &e->ttl_s);
+                        e->has_ttl = true;
+                } else if (strcmp(key, "confirmable") == 0 && strcmp(type, "b") == 0) {
+                        int v;
+
+                        r = sd_bus_message_read(m, "v", "b", &v);
+                        e->confirmable = v;
+                } else if (strcmp(key, "ttl") == 0 || strcmp(key, "confirmable") == 0) {
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Option \"%s\" must be of type %s (got %s).", key,
+                                                 strcmp(key, "ttl") == 0 ? "u" : "b", type);
+                } else {
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Unknown option \"%s\" (known: ttl, confirmable).", key);
+                }
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+static int caller_uid(sd_bus_message *m, uint32_t *uid)
+{
+        sd_bus_creds *creds = NULL;
+        uid_t u;
+        int r;
+
+        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &u);
+        sd_bus_creds_unref(creds);
+        if (r >= 0)
+                *uid = (uint32_t) u;
+        return r;
+}
+
+static int method_enqueue(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        struct bus *b = userdata;
+        struct bus_enqueue e = { .confirmable = true };
+        uint32_t obj, inst, res;
+        const void *data;
+        char why[512] = "";
+        uint64_t id;
+        int r;
+
+        r = sd_bus_message_read(m, "uuu", &obj, &inst, &res);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_array(m, 'y', &data, &e.len);
+        if (r < 0)
+                return r;
+        r = check_target(obj, inst, res, e.len, error);
+        if (r < 0)
+                return r;
+        r = read_enqueue_options(m, &e, error);
+        if (r < 0)
+                return r;
+        r = caller_uid(m, &e.uid);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "Could not tell who is calling (their Unix user "
+                                               "counts against a share of the queue): %s", strerror(-r));
+        e.obj = obj;
+        e.inst = inst;
+        e.res = res;
+        e.data = data;
+        r = b->h->enqueue(b->ud, &e, &id, why, sizeof(why));
+        switch (r) {
+        case 0:
+                return sd_bus_reply_method_return(m, "t", id);
+        case -EOPNOTSUPP:
+                return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                        "The outbox is disabled ([outbox] enabled = no); use SendData.");
+        case -ENOSPC:
+        case -EDQUOT:
+                return sd_bus_error_setf(error, BUS_ERROR_QUEUE_FULL, "The outbox is full: %s.", why);
+        default:
+                return sd_bus_error_setf(error, BUS_ERROR_STORAGE_FAILED, "%s",
+                                         why[0] ? why : strerror(-r));
+        }
+}
+
+static int method_clear_queue(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        struct bus *b = userdata;
+        char why[512] = "";
+        uint32_t dropped = 0;
+        int r = b->h->clear_queue(b->ud, &dropped, why, sizeof(why));
+
+        if (r == -EOPNOTSUPP)
+                return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                        "The outbox is disabled ([outbox] enabled = no).");
+        if (r < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_STORAGE_FAILED, "%s", why[0] ? why : strerror(-r));
+        return sd_bus_reply_method_return(m, "u", dropped);
+}
+
+static int append_queue_entry(sd_bus_message *reply, const struct outbox_message *q)
+{
+        int r = sd_bus_message_open_container(reply, 'a', "{sv}");
+
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}",
+                                          "id", "t", q->id,
+                                          "enqueued", "t", q->enqueued,
+                                          "expires", "t", q->expires,
+                                          "size", "u", (uint32_t) q->len,
+                                          "attempts", "u", q->attempts,
+                                          "object", "u", (uint32_t) q->obj,
+                                          "instance", "u", (uint32_t) q->inst,
+                                          "resource", "u", (uint32_t) q->res,
+                                          "confirmable", "b", (int) q->confirmable,
+                                          "next_attempt", "t", q->retry_at);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+static int method_get_queue(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        struct bus *b = userdata;
+        const struct outbox *o = b->h->outbox(b->ud);
+        sd_bus_message *reply = NULL;
+        int r;
+
+        if (!o)
+                return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                        "The outbox is disabled ([outbox] enabled = no).");
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < outbox_count(o); i++)
+                r = append_queue_entry(reply, outbox_get(o, i));
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        sd_bus_message_unref(reply);
+        return r;
+}
+
 /* Methods and signals of each interface; its properties come from its table above. */
 static const sd_bus_vtable modem_members[] = {
         SD_BUS_VTABLE_START(0),
@@ -329,8 +506,18 @@ static const sd_bus_vtable lwm2m_members[] = {
         SD_BUS_METHOD_WITH_NAMES("SendData", "uuuay",
                                  SD_BUS_PARAM(object) SD_BUS_PARAM(instance) SD_BUS_PARAM(resource) SD_BUS_PARAM(data),
                                  "", , method_send_data, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("Enqueue", "uuuaya{sv}",
+                                 SD_BUS_PARAM(object) SD_BUS_PARAM(instance) SD_BUS_PARAM(resource) SD_BUS_PARAM(data)
+                                 SD_BUS_PARAM(options),
+                                 "t", SD_BUS_PARAM(id), method_enqueue, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("ClearQueue", "", , "u", SD_BUS_PARAM(dropped), method_clear_queue,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("GetQueue", "", , "aa{sv}", SD_BUS_PARAM(messages), method_get_queue,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_NAMES("DataReceived", "uuuay",
                                  SD_BUS_PARAM(object) SD_BUS_PARAM(instance) SD_BUS_PARAM(resource) SD_BUS_PARAM(data), 0),
+        SD_BUS_SIGNAL_WITH_NAMES("DataDelivered", "t", SD_BUS_PARAM(id), 0),
+        SD_BUS_SIGNAL_WITH_NAMES("DataDropped", "ts", SD_BUS_PARAM(id) SD_BUS_PARAM(reason), 0),
         SD_BUS_VTABLE_END
 };
 
@@ -620,6 +807,16 @@ void bus_emit_data_received(struct bus *b, unsigned obj, unsigned inst, unsigned
                 log_errno(LOG_WARNING, r, "Failed to emit DataReceived");
         sd_bus_message_unref(msg);
         rearm(b);
+}
+
+void bus_emit_data_delivered(struct bus *b, uint64_t id)
+{
+        emit(b, BUS_IFACE_LWM2M, "DataDelivered", "t", id);
+}
+
+void bus_emit_data_dropped(struct bus *b, uint64_t id, const char *reason)
+{
+        emit(b, BUS_IFACE_LWM2M, "DataDropped", "ts", id, reason);
 }
 
 void bus_emit_upgrade_started(struct bus *b)

@@ -21,6 +21,7 @@ typedef struct sd_bus sd_bus;
 #define BUS_ERROR_NOT_READY             "org.bc26d.Error.NotReady"
 #define BUS_ERROR_SEND_FAILED           "org.bc26d.Error.SendFailed"
 #define BUS_ERROR_QUEUE_FULL            "org.bc26d.Error.QueueFull"
+#define BUS_ERROR_STORAGE_FAILED        "org.bc26d.Error.StorageFailed"
 
 /* Every property value, as the manager sees it now. */
 struct bus_snapshot {
@@ -31,6 +32,8 @@ struct bus_snapshot {
         bool registered;
         char server[96];
         char endpoint[72];
+        uint32_t queued;                /* outbox: messages waiting */
+        uint64_t queued_bytes;          /* outbox: their payload bytes */
         /* org.bc26d.Fota1 */
         char phase[16];
         uint32_t progress;
@@ -49,6 +52,18 @@ struct bus_snapshot {
 
 struct counters;
 struct history;
+struct outbox;
+
+/* An Enqueue call, validated (ids, payload size, option types). */
+struct bus_enqueue {
+        unsigned obj, inst, res;
+        const uint8_t *data;
+        size_t len;
+        bool has_ttl;                   /* the "ttl" option was given */
+        uint32_t ttl_s;
+        bool confirmable;
+        uint32_t uid;                   /* the caller's effective Unix user */
+};
 
 struct bus_handlers {
         /* Reset(): 0, or -EBUSY while upgrading. */
@@ -63,6 +78,13 @@ struct bus_handlers {
         /* Modem1.GetCounters() and Fota1.GetHistory(): what the manager keeps. */
         const struct counters *(*counters)(void *ud);
         const struct history *(*history)(void *ud);
+        /* Lwm2m1.Enqueue: 0 with *id once the message is durable; -EOPNOTSUPP ([outbox] enabled =
+         * no), -ENOSPC/-EDQUOT (QueueFull), other negative errno (StorageFailed); why says more. */
+        int (*enqueue)(void *ud, const struct bus_enqueue *e, uint64_t *id, char *why, size_t why_size);
+        /* Lwm2m1.ClearQueue: 0 with *dropped, -EOPNOTSUPP, or negative errno (why). */
+        int (*clear_queue)(void *ud, uint32_t *dropped, char *why, size_t why_size);
+        /* Lwm2m1.GetQueue: the waiting messages; NULL when the outbox is disabled. */
+        const struct outbox *(*outbox)(void *ud);
 };
 
 struct bus;
@@ -86,6 +108,8 @@ void bus_send_done(struct bus *b, uint64_t cookie, int result, const char *why);
 
 void bus_emit_module_rebooted(struct bus *b, const char *cause);
 void bus_emit_module_reset(struct bus *b, const char *rung, bool recovered);
+void bus_emit_data_delivered(struct bus *b, uint64_t id);
+void bus_emit_data_dropped(struct bus *b, uint64_t id, const char *reason);
 void bus_emit_data_received(struct bus *b, unsigned obj, unsigned inst, unsigned res, const uint8_t *data, size_t len);
 void bus_emit_upgrade_started(struct bus *b);
 void bus_emit_upgrade_finished(struct bus *b, const char *result, int32_t code);

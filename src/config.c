@@ -30,6 +30,9 @@
 #define GPIO_OFFSET_MAX         1023
 #define DOWNLOAD_MAX_S_MAX      864000
 #define ID_MAX                  65535
+#define OUTBOX_TTL_MAX_S        31536000        /* a year */
+#define RETRY_MIN_S_MAX         3600
+#define RETRY_MAX_S_MAX         86400
 
 enum section {
         SECTION_NONE,           /* before the first header */
@@ -39,8 +42,9 @@ enum section {
         SECTION_LWM2M,
         SECTION_FOTA,
         SECTION_GPIO,
+        SECTION_OUTBOX,
 };
-#define _SECTION_MAX (SECTION_GPIO + 1)
+#define _SECTION_MAX (SECTION_OUTBOX + 1)
 
 static const char *section_to_string(enum section s)
 {
@@ -59,6 +63,8 @@ static const char *section_to_string(enum section s)
                 return "fota";
         case SECTION_GPIO:
                 return "gpio";
+        case SECTION_OUTBOX:
+                return "outbox";
         }
         return "?";
 }
@@ -101,15 +107,23 @@ enum key_id {
         KEY_PWRKEY_ACTIVE_LOW,
         KEY_RESET_PULSE_MS,
         KEY_PWRKEY_PULSE_MS,
+        KEY_OUTBOX_ENABLED,
+        KEY_OUTBOX_DEFAULT_TTL_S,
+        KEY_OUTBOX_MAX_ATTEMPTS,
+        KEY_OUTBOX_MAX_MESSAGES,
+        KEY_OUTBOX_MAX_BYTES,
+        KEY_OUTBOX_MAX_SHARE_PERCENT,
+        KEY_OUTBOX_RETRY_MIN_S,
+        KEY_OUTBOX_RETRY_MAX_S,
 };
-#define _KEY_MAX (KEY_PWRKEY_PULSE_MS + 1)
+#define _KEY_MAX (KEY_OUTBOX_RETRY_MAX_S + 1)
 
 struct key_def {
         enum section section;
         const char *name;
         enum key_kind kind;
         size_t offset, size;    /* the member of struct config it sets */
-        unsigned min, max;      /* KIND_UINT, KIND_PROBE */
+        unsigned min, max;      /* KIND_UINT (an unsigned or a uint64_t member), KIND_PROBE */
         const char *unit;       /* shown after the range, or NULL */
 };
 
@@ -156,6 +170,23 @@ static const struct key_def keys[_KEY_MAX] = {
                                  50, 5000, "milliseconds" },
         [KEY_PWRKEY_PULSE_MS] = { SECTION_GPIO, "pwrkey_pulse_ms", KIND_UINT,
                                   FIELD(pwrkey.pulse_ms), 500, 5000, "milliseconds" },
+        [KEY_OUTBOX_ENABLED] = { SECTION_OUTBOX, "enabled", KIND_BOOL, FIELD(outbox.enabled), 0, 0,
+                                 NULL },
+        [KEY_OUTBOX_DEFAULT_TTL_S] = { SECTION_OUTBOX, "default_ttl_s", KIND_UINT,
+                                       FIELD(outbox.default_ttl_s), 0, OUTBOX_TTL_MAX_S,
+                                       "seconds, 0 = no expiry" },
+        [KEY_OUTBOX_MAX_ATTEMPTS] = { SECTION_OUTBOX, "max_attempts", KIND_UINT,
+                                      FIELD(outbox.max_attempts), 1, 1000, "sends" },
+        [KEY_OUTBOX_MAX_MESSAGES] = { SECTION_OUTBOX, "max_messages", KIND_UINT,
+                                      FIELD(outbox.max_messages), 1, 16384, "messages" },
+        [KEY_OUTBOX_MAX_BYTES] = { SECTION_OUTBOX, "max_bytes", KIND_UINT, FIELD(outbox.max_bytes),
+                                   1024, 67108864, "payload bytes" },
+        [KEY_OUTBOX_MAX_SHARE_PERCENT] = { SECTION_OUTBOX, "max_share_percent", KIND_UINT,
+                                           FIELD(outbox.max_share_percent), 1, 100, "percent" },
+        [KEY_OUTBOX_RETRY_MIN_S] = { SECTION_OUTBOX, "retry_min_s", KIND_UINT,
+                                     FIELD(outbox.retry_min_s), 1, RETRY_MIN_S_MAX, "seconds" },
+        [KEY_OUTBOX_RETRY_MAX_S] = { SECTION_OUTBOX, "retry_max_s", KIND_UINT,
+                                     FIELD(outbox.retry_max_s), 1, RETRY_MAX_S_MAX, "seconds" },
 };
 
 struct error_entry {
@@ -345,6 +376,12 @@ static bool valid_host_name(const char *s)
 /* The table names members by offset; memcpy keeps that free of casts that raise alignment. */
 static void store_uint(struct config *cfg, const struct key_def *def, unsigned v)
 {
+        if (def->size == sizeof(uint64_t)) {
+                uint64_t w = v;
+
+                memcpy((char *) cfg + def->offset, &w, sizeof(w));
+                return;
+        }
         assert(def->size == sizeof(v));
         memcpy((char *) cfg + def->offset, &v, sizeof(v));
 }
@@ -774,7 +811,7 @@ static int handler(void *user, const char *section, const char *name, const char
         switch (p->section) {
         case SECTION_NONE:
                 add_error(p, p->line,
-                          "key \"%s\" is outside any section, allowed only after [serial], [modem], [lwm2m], [fota] or [gpio]",
+                          "key \"%s\" is outside any section, allowed only after [serial], [modem], [lwm2m], [fota], [gpio] or [outbox]",
                           name);
                 return 1;
         case SECTION_UNKNOWN:
@@ -784,6 +821,7 @@ static int handler(void *user, const char *section, const char *name, const char
         case SECTION_LWM2M:
         case SECTION_FOTA:
         case SECTION_GPIO:
+        case SECTION_OUTBOX:
                 break;
         }
 
@@ -810,6 +848,7 @@ static enum section section_from_name(const char *s, size_t len)
 {
         static const enum section known[] = {
                 SECTION_SERIAL, SECTION_MODEM, SECTION_LWM2M, SECTION_FOTA, SECTION_GPIO,
+                SECTION_OUTBOX,
         };
 
         for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
@@ -871,7 +910,7 @@ static const char *classify_line(struct parse *p, const char *s, size_t len, cha
                 sec = section_from_name(name, name_len);
                 if (sec == SECTION_UNKNOWN)
                         add_error(p, p->line,
-                                  "unknown section [%.*s], allowed [serial], [modem], [lwm2m], [fota] or [gpio]",
+                                  "unknown section [%.*s], allowed [serial], [modem], [lwm2m], [fota], [gpio] or [outbox]",
                                   (int) name_len, name);
                 else if (!p->section_line[sec])
                         p->section_line[sec] = p->line;
@@ -961,6 +1000,50 @@ void config_init_defaults(struct config *cfg)
         cfg->history = 32;
         cfg->reset.pulse_ms = 100;
         cfg->pwrkey.pulse_ms = 600;
+        cfg->outbox.enabled = true;
+        cfg->outbox.default_ttl_s = 0;
+        cfg->outbox.max_attempts = 10;
+        cfg->outbox.max_messages = 1024;
+        cfg->outbox.max_bytes = 262144;
+        cfg->outbox.max_share_percent = 50;
+        cfg->outbox.retry_min_s = 2;
+        cfg->outbox.retry_max_s = 300;
+}
+
+/* [outbox] retry_max_s >= retry_min_s. Reported on the line of the key that breaks it: the later
+ * of the two when both are set, naming the other's line; else the one set, naming the other's
+ * default. Not checked when either value was rejected on its own line. */
+static void check_retry(struct parse *p)
+{
+        const struct config_outbox *o = &p->cfg->outbox;
+        unsigned min_line = p->key_line[KEY_OUTBOX_RETRY_MIN_S];
+        unsigned max_line = p->key_line[KEY_OUTBOX_RETRY_MAX_S];
+
+        if (p->key_bad[KEY_OUTBOX_RETRY_MIN_S] || p->key_bad[KEY_OUTBOX_RETRY_MAX_S] ||
+            o->retry_max_s >= o->retry_min_s)
+                return;
+        if (min_line && max_line) {
+                if (max_line > min_line)
+                        add_error(p, max_line,
+                                  "[outbox] retry_max_s = %u is less than [outbox] retry_min_s = %u (line %u), "
+                                  "allowed %u..%u (seconds)", o->retry_max_s, o->retry_min_s, min_line,
+                                  o->retry_min_s, RETRY_MAX_S_MAX);
+                else
+                        add_error(p, min_line,
+                                  "[outbox] retry_min_s = %u is greater than [outbox] retry_max_s = %u (line %u), "
+                                  "allowed 1..%u (seconds)", o->retry_min_s, o->retry_max_s, max_line,
+                                  o->retry_max_s);
+        } else if (max_line) {
+                add_error(p, max_line,
+                          "[outbox] retry_max_s = %u is less than [outbox] retry_min_s = %u (its default), "
+                          "allowed %u..%u (seconds)", o->retry_max_s, o->retry_min_s, o->retry_min_s,
+                          RETRY_MAX_S_MAX);
+        } else {
+                add_error(p, min_line,
+                          "[outbox] retry_min_s = %u is greater than [outbox] retry_max_s = %u (its default), "
+                          "allowed 1..%u (seconds), or raise retry_max_s", o->retry_min_s, o->retry_max_s,
+                          o->retry_max_s);
+        }
 }
 
 /* Checks that need the whole file: required keys and keys that depend on each other. */
@@ -986,6 +1069,8 @@ static void check_whole(struct parse *p, unsigned last_line)
                                   p->download_max_text, cfg->timeout_s, cfg->timeout_s,
                                   DOWNLOAD_MAX_S_MAX);
         }
+
+        check_retry(p);
 
         if (cfg->gpio_chip[0] == '\0') {
                 if (cfg->reset.name[0])

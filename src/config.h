@@ -29,6 +29,18 @@ struct gpio_line_config {
         unsigned pulse_ms;
 };
 
+/* [outbox]: the store-and-forward queue behind Lwm2m1.Enqueue (issue 12). */
+struct config_outbox {
+        bool enabled;                   /* no: Enqueue answers NotSupported */
+        unsigned default_ttl_s;         /* 0..31536000; 0 = no expiry */
+        unsigned max_attempts;          /* 1..1000 failed sends before a message is dropped */
+        unsigned max_messages;          /* 1..16384 */
+        uint64_t max_bytes;             /* 1024..67108864, payload bytes counted */
+        unsigned max_share_percent;     /* 1..100: one Unix user's share of both limits */
+        unsigned retry_min_s;           /* 1..3600: back-off after the first failure */
+        unsigned retry_max_s;           /* retry_min_s..86400: the back-off's cap */
+};
+
 struct config {
         /* [serial] */
         char device[4096];              /* required */
@@ -54,6 +66,8 @@ struct config {
         /* [gpio] */
         char gpio_chip[256];            /* empty: no GPIO */
         struct gpio_line_config reset, pwrkey;
+        /* [outbox] */
+        struct config_outbox outbox;
 };
 
 /* Receives each error line ("FILE:LINE: ...", no newline). */

@@ -151,6 +151,33 @@ int durable_read(const char *dir, const char *name, size_t max, char **out, size
         return 0;
 }
 
+/* A free name dir/name.corrupt-<seconds>[-n] into aside (its path) and suffix (after dir/name). */
+static int aside_name(const char *dir, const char *name, uint64_t realtime_usec, char *aside,
+                      size_t aside_size, char *suffix, size_t suffix_size)
+{
+        int r;
+
+        for (unsigned i = 0;; i++) {
+                struct stat st;
+
+                if (i == DURABLE_ASIDE_TRIES)
+                        return -EEXIST;
+                /* Seconds, as fota.state.corrupt-<s> has always been named. */
+                if (i == 0)
+                        (void) snprintf(suffix, suffix_size, ".corrupt-%" PRIu64,
+                                        realtime_usec / 1000000);
+                else
+                        (void) snprintf(suffix, suffix_size, ".corrupt-%" PRIu64 "-%u",
+                                        realtime_usec / 1000000, i);
+                r = join(aside, aside_size, dir, name, suffix);
+                if (r < 0)
+                        return r;
+                /* Never overwrite older evidence (two corrupt files in the same second). */
+                if (lstat(aside, &st) < 0)
+                        return 0;       /* ENOENT: free; anything else: the caller's call will say */
+        }
+}
+
 int durable_move_aside(const char *dir, const char *name, uint64_t realtime_usec, char *newname,
                        size_t size)
 {
@@ -160,28 +187,33 @@ int durable_move_aside(const char *dir, const char *name, uint64_t realtime_usec
         r = join(path, sizeof(path), dir, name, "");
         if (r < 0)
                 return r;
-        for (unsigned i = 0;; i++) {
-                struct stat st;
-
-                if (i == DURABLE_ASIDE_TRIES)
-                        return -EEXIST;
-                /* Seconds, as fota.state.corrupt-<s> has always been named. */
-                if (i == 0)
-                        (void) snprintf(suffix, sizeof(suffix), ".corrupt-%" PRIu64,
-                                        realtime_usec / 1000000);
-                else
-                        (void) snprintf(suffix, sizeof(suffix), ".corrupt-%" PRIu64 "-%u",
-                                        realtime_usec / 1000000, i);
-                r = join(aside, sizeof(aside), dir, name, suffix);
-                if (r < 0)
-                        return r;
-                /* Never overwrite older evidence (two corrupt files in the same second). */
-                if (lstat(aside, &st) < 0)
-                        break;          /* ENOENT: free; anything else: rename() will say */
-        }
+        r = aside_name(dir, name, realtime_usec, aside, sizeof(aside), suffix, sizeof(suffix));
+        if (r < 0)
+                return r;
         if (rename(path, aside) < 0)
                 return -errno;
         (void) fsync_dir(dir);
+        if (newname && size > 0)
+                (void) snprintf(newname, size, "%s", aside);
+        return 0;
+}
+
+int durable_write_aside(const char *dir, const char *name, uint64_t realtime_usec, const void *buf,
+                        size_t len, char *newname, size_t size)
+{
+        char aside[PATH_MAX], suffix[64], base[PATH_MAX];
+        int r;
+
+        r = aside_name(dir, name, realtime_usec, aside, sizeof(aside), suffix, sizeof(suffix));
+        if (r < 0)
+                return r;
+        r = snprintf(base, sizeof(base), "%s%s", name, suffix);
+        if (r < 0 || (size_t) r >= sizeof(base))
+                return -ENAMETOOLONG;
+        /* Evidence may hold what a user queued: readable by the owner only. */
+        r = write_file(dir, base, buf, len, 0600, true);
+        if (r < 0)
+                return r;
         if (newname && size > 0)
                 (void) snprintf(newname, size, "%s", aside);
         return 0;

@@ -27,6 +27,12 @@ int durable_read(const char *dir, const char *name, size_t max, char **out, size
 int durable_move_aside(const char *dir, const char *name, uint64_t realtime_usec, char *newname,
                        size_t size);
 
+/* Write buf (len bytes: the damaged part of a file, say) as a new file
+ * dir/name.corrupt-<seconds of realtime_usec> (-<n> appended if that exists), mode 0600, durably
+ * (as durable_write). dir/name itself is not touched. newname (may be NULL) gets the new path. */
+int durable_write_aside(const char *dir, const char *name, uint64_t realtime_usec, const void *buf,
+                        size_t len, char *newname, size_t size);
+
 /* Parse len bytes of text into ctx; -EBADMSG with a reason in why
  * if it is corrupt, or any other result, which durable_load_checked passes on. */
 typedef int (*durable_decode_fn)(void *ctx, const char *text, size_t len, char *why, size_t why_size);

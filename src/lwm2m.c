@@ -1,5 +1,5 @@
 /* lwm2m.c - the LwM2M session on the module: registration (guide 3.2), readiness, the bounded
- * confirmable send queue and the downlink drain. Only talks through the AT channel; time is an
+ * send queue (confirmable and non-confirmable, one at a time) and the downlink drain. Only talks through the AT channel; time is an
  * argument; deadline-driven (lwm2m_next_deadline/lwm2m_tick), never a sleep or a spin. */
 #include <errno.h>
 #include <stdio.h>
@@ -29,11 +29,12 @@ enum reg_step {
 enum send_phase {
         SEND_IDLE,              /* nothing written */
         SEND_COMMAND,           /* AT+QLWDATASEND submitted: waiting for its OK */
-        SEND_RESULT,            /* OK seen: waiting for SEND OK / SEND FAIL */
+        SEND_RESULT,            /* OK seen: waiting for SEND OK / SEND FAIL (confirmable only) */
 };
 
 struct send_req {
         unsigned obj, inst, res;
+        bool confirmable;       /* 0x0100 (SEND OK follows) or 0x0000 (done on OK) */
         size_t len;
         uint64_t cookie;
         uint8_t data[LWM2M_PAYLOAD_MAX];
@@ -192,7 +193,8 @@ static struct lwm2m *token_take(void *userdata)
 
 /* ---- send queue ------------------------------------------------------------------------- */
 
-static void send_finish(struct lwm2m *s, int result, const char *why)
+/* said: the token of what the module said (lwm2m.h, send_done), "" if nothing was written. */
+static void send_finish(struct lwm2m *s, int result, const char *why, const char *said)
 {
         uint64_t cookie = s->cur.cookie;
 
@@ -201,7 +203,7 @@ static void send_finish(struct lwm2m *s, int result, const char *why)
         if (result < 0)
                 log_info("LwM2M send to %u/%u/%u failed: %s", s->cur.obj, s->cur.inst, s->cur.res, why);
         if (s->ops->send_done)
-                s->ops->send_done(s->ud, cookie, result, why);
+                s->ops->send_done(s->ud, cookie, result, why, said);
 }
 
 static bool queue_pop(struct lwm2m *s, struct send_req *out)
@@ -221,7 +223,7 @@ static void fail_queued(struct lwm2m *s, int result, const char *why)
 
         while (queue_pop(s, &req))
                 if (s->ops->send_done)
-                        s->ops->send_done(s->ud, req.cookie, result, why);
+                        s->ops->send_done(s->ud, req.cookie, result, why, "");
 }
 
 static void send_cmd_done(void *userdata, const struct at_response *r);
@@ -249,8 +251,11 @@ static int send_write(struct lwm2m *s, uint64_t now)
         char text[AT_COMMAND_MAX + 1];
         int n;
 
-        /* AT+QLWDATASEND=<obj>,<inst>,<res>,<len>,<hex>,0x0100: hex mode (AT+QLWCFG="dataformat",1,1),
-         * 0x0100 = confirmable, so SEND OK / SEND FAIL follows (bc26-at.md 1.2). */
+        /* AT+QLWDATASEND=<obj>,<inst>,<res>,<len>,<hex>,<mode>: hex mode (AT+QLWCFG="dataformat",1,1);
+         * mode 0x0100 = confirmable, SEND OK / SEND FAIL follows; 0x0000 = non-confirmable, OK
+         * only (bc26-at.md 1.2). Both modes are the same length. */
+        const char *mode = s->cur.confirmable ? ",0x0100" : ",0x0000";
+
         n = snprintf(text, sizeof(text), "AT+QLWDATASEND=%u,%u,%u,%zu,", s->cur.obj, s->cur.inst,
                      s->cur.res, s->cur.len);
         if (n < 0 || (size_t) n + 2 * s->cur.len + sizeof(",0x0100") > sizeof(text))
@@ -259,10 +264,12 @@ static int send_write(struct lwm2m *s, uint64_t now)
                 text[n++] = hex[s->cur.data[i] >> 4];
                 text[n++] = hex[s->cur.data[i] & 0xf];
         }
-        memcpy(text + n, ",0x0100", sizeof(",0x0100"));
+        memcpy(text + n, mode, sizeof(",0x0100"));
 
         s->phase = SEND_COMMAND;
-        s->send_deadline = add_sat(now, s->cfg.send_timeout_usec);
+        /* A non-confirmable send ends with its command (OK or the command timeout): no SEND OK to
+         * wait for. */
+        s->send_deadline = s->cur.confirmable ? add_sat(now, s->cfg.send_timeout_usec) : UINT64_MAX;
         return submit(s, AT_CMD_QLWDATASEND, text, s->cfg.command_timeout_usec, NULL, send_cmd_done,
                       &s->send_live, now);
 }
@@ -282,11 +289,11 @@ static void send_kick(struct lwm2m *s, uint64_t now)
                         continue;
                 if (r == -EBUSY)
                         send_finish(s, -EBUSY, "A firmware upgrade started before the data could be written to "
-                                    "the module; send it again after the upgrade");
+                                    "the module; send it again after the upgrade", "");
                 else {
                         snprintf(why, sizeof(why), "The data could not be handed to the module (%s); "
                                  "check the serial connection and try again", strerror(-r));
-                        send_finish(s, r, why);
+                        send_finish(s, r, why, "");
                 }
         }
         s->kicking = false;
@@ -295,47 +302,60 @@ static void send_kick(struct lwm2m *s, uint64_t now)
 static void send_cmd_done(void *userdata, const struct at_response *r)
 {
         struct lwm2m *s = token_take(userdata);
-        char why[WHY_MAX];
+        char why[WHY_MAX], said[64];
 
         if (!s)
                 return;
         switch (r->status) {
         case AT_STATUS_OK:
-                s->phase = SEND_RESULT;         /* the confirmation comes as SEND OK / SEND FAIL */
-                return;
+                if (s->cur.confirmable) {
+                        s->phase = SEND_RESULT; /* the confirmation comes as SEND OK / SEND FAIL */
+                        return;
+                }
+                /* Non-confirmable: the OK is all the module ever says about it. */
+                send_finish(s, 0, "The module accepted the non-confirmable data (OK); the platform does not "
+                            "acknowledge it", "OK");
+                break;
         case AT_STATUS_ERROR:
                 send_finish(s, -EIO, "The module answered ERROR to AT+QLWDATASEND: it refused the data "
-                            "(session not ready or request rejected); try again later");
+                            "(session not ready or request rejected); try again later", "ERROR");
                 break;
         case AT_STATUS_CME_ERROR:
                 snprintf(why, sizeof(why), "The module answered +CME ERROR: %d to AT+QLWDATASEND: it refused "
                          "the data; look the code up in the BC26 AT manual and try again later", r->cme);
-                send_finish(s, -EIO, why);
+                snprintf(said, sizeof(said), "+CME ERROR: %d", r->cme);
+                send_finish(s, -EIO, why, said);
                 break;
         case AT_STATUS_TIMEOUT:
                 if (!r->written) {
                         /* Never on the wire: nothing late can come of it, nothing to wait for. */
                         send_finish(s, -ETIMEDOUT, "The module did not answer before the data could be "
                                     "written (it answered not even AT+CMEE?); the data was not sent; try "
-                                    "again later");
+                                    "again later", "");
                         break;
                 }
+                snprintf(said, sizeof(said), "no answer within %llu ms",
+                         (unsigned long long) (s->cfg.command_timeout_usec / 1000));
                 send_finish(s, -ETIMEDOUT, "The module did not answer AT+QLWDATASEND within [modem] "
                             "command_timeout_ms; the data may still reach the platform late (a stalled bridge still "
                             "holds the command; bc26d logs its late SEND OK), so send again only if a duplicate "
-                            "is harmless");
-                stale_begin(s, r->now);         /* a late OK and SEND OK would be this one's */
+                            "is harmless", said);
+                /* A late OK and SEND OK would be this one's. A non-confirmable send has no SEND OK
+                 * to wait for: its late OK is the channel's stray line. */
+                if (s->cur.confirmable)
+                        stale_begin(s, r->now);
                 break;
         case AT_STATUS_GATED:
                 send_finish(s, -EBUSY, "A firmware upgrade started before the data could be written to the "
-                            "module; send it again after the upgrade");
+                            "module; send it again after the upgrade", "");
                 break;
         case AT_STATUS_REBOOTED:
         case AT_STATUS_CANCELLED:
                 /* No next write: the module in front of us is not the one registered. The owner
                  * calls lwm2m_stop, which fails what is queued. */
                 send_finish(s, -ECONNRESET, "The module rebooted or the connection to it was lost before "
-                            "SEND OK; send the data again once the session is ready");
+                            "SEND OK; send the data again once the session is ready",
+                            r->written ? "no OK before the module was lost" : "");
                 return;
         }
         send_kick(s, r->now);
@@ -354,10 +374,10 @@ static void send_result(struct lwm2m *s, bool ok, uint64_t now)
                 return;
         }
         if (ok)
-                send_finish(s, 0, "The platform acknowledged the data (SEND OK)");
+                send_finish(s, 0, "The platform acknowledged the data (SEND OK)", "SEND OK");
         else
                 send_finish(s, -ECOMM, "The module answered SEND FAIL: the platform did not acknowledge the "
-                            "data; try again later");
+                            "data; try again later", "SEND FAIL");
         send_kick(s, now);
 }
 
@@ -908,7 +928,9 @@ void lwm2m_stop(struct lwm2m *s, const char *why, uint64_t now)
                 snprintf(text, sizeof(text), "The module rebooted or the connection to it was lost (%s) before "
                          "SEND OK; the platform may not have the data: send it again once the session is ready",
                          why ? why : "session stopped");
-                send_finish(s, -ECONNRESET, text);
+                /* SEND_COMMAND: the command may or may not have reached the module. */
+                send_finish(s, -ECONNRESET, text, s->phase == SEND_RESULT ?
+                            "no SEND OK before the module was lost" : "no OK before the module was lost");
         }
         snprintf(text, sizeof(text), "The LwM2M session was lost (%s) before the data could be sent; send it "
                  "again once the session is ready", why ? why : "session stopped");
@@ -980,7 +1002,7 @@ void lwm2m_on_gate(struct lwm2m *s, enum at_gate old, uint64_t now)
 }
 
 int lwm2m_send(struct lwm2m *s, unsigned obj, unsigned inst, unsigned res, const uint8_t *data,
-               size_t len, uint64_t cookie, uint64_t now)
+               size_t len, bool confirmable, uint64_t cookie, uint64_t now)
 {
         struct send_req *q;
 
@@ -996,6 +1018,7 @@ int lwm2m_send(struct lwm2m *s, unsigned obj, unsigned inst, unsigned res, const
         q->obj = obj;
         q->inst = inst;
         q->res = res;
+        q->confirmable = confirmable;
         q->len = len;
         q->cookie = cookie;
         memcpy(q->data, data, len);
@@ -1006,11 +1029,13 @@ int lwm2m_send(struct lwm2m *s, unsigned obj, unsigned inst, unsigned res, const
 
 void lwm2m_tick(struct lwm2m *s, uint64_t now)
 {
-        char why[WHY_MAX];
+        char why[WHY_MAX], said[64];
 
         if (s->phase != SEND_IDLE && now >= s->send_deadline) {
+                snprintf(said, sizeof(said), "no SEND OK within %llu s",
+                         (unsigned long long) (s->cfg.send_timeout_usec / USEC_PER_SEC));
                 send_finish(s, -ETIMEDOUT, "No SEND OK or SEND FAIL within [lwm2m] send_timeout_s: the platform "
-                            "may not have the data; try again later");
+                            "may not have the data; try again later", said);
                 stale_begin(s, now);
                 send_kick(s, now);
         }

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "counters.h"
 #include "deadline-timer.h"
+#include "delivery.h"
 #include "fota-journal.h"
 #include "fota.h"
 #include "gpio.h"
@@ -27,6 +28,7 @@
 #include "message-ids.h"
 #include "modem.h"
 #include "network.h"
+#include "outbox.h"
 #include "serial.h"
 #include "service.h"
 #include "store.h"
@@ -46,6 +48,7 @@ struct manager {
         struct modem *modem;
         struct lwm2m *lwm2m;
         struct network *network;
+        struct delivery *delivery;      /* the outbox; NULL with [outbox] enabled = no */
         struct fota fota;
         struct history *history;        /* upgrades, kept in state_dir/history */
         struct counters counters;       /* kept in state_dir/counters */
@@ -75,6 +78,14 @@ static void schedule(struct manager *m)
         d = min_u64(d, modem_next_deadline(m->modem));
         d = min_u64(d, lwm2m_next_deadline(m->lwm2m));
         d = min_u64(d, fota_next_deadline(&m->fota));
+        if (m->delivery) {
+                /* The outbox counts in wall-clock time (its TTLs survive reboots); the timer runs
+                 * on CLOCK_BOOTTIME: convert the distance. */
+                uint64_t now_rt = clock_realtime_usec(), t = delivery_next_deadline(m->delivery, now_rt);
+
+                if (t != UINT64_MAX)
+                        d = min_u64(d, clock_boottime_usec() + (t > now_rt ? t - now_rt : 0));
+        }
         r = deadline_timer_set(m->timer, d);
         if (r < 0) {
                 /* Without a timer no deadline would ever pass: stop rather than hang (systemd restarts us). */
@@ -144,6 +155,10 @@ static void snapshot(struct manager *m, struct bus_snapshot *s)
         s->registered = lwm2m_registered(m->lwm2m);
         snprintf(s->server, sizeof(s->server), "%s:%u", m->cfg.server, m->cfg.port);
         snprintf(s->endpoint, sizeof(s->endpoint), "%s", lwm2m_endpoint(m->lwm2m));
+        if (m->delivery) {
+                s->queued = (uint32_t) outbox_count(delivery_outbox(m->delivery));
+                s->queued_bytes = outbox_bytes(delivery_outbox(m->delivery));
+        }
         snprintf(s->phase, sizeof(s->phase), "%s", fota_phase_to_string(m->fota.st.phase));
         s->progress = m->fota.st.progress;
         s->deadline = deadline_realtime(m);
@@ -193,11 +208,14 @@ static void update_status(struct manager *m)
         service_status(m->service, status);
 }
 
-/* After every event: hold or release the host's power locks, publish what changed, then sleep
- * until the next deadline. */
+/* After every event: hold or release the host's power locks, let the outbox send (or expire)
+ * what it may, publish what changed, then sleep until the next deadline. */
 static void after_event(struct manager *m)
 {
         inhibit_set(m->inhibit, fota_active(&m->fota));
+        if (m->delivery)
+                delivery_pump(m->delivery, strcmp(state_string(m), "ready") == 0, clock_realtime_usec(),
+                              clock_boottime_usec());
         sync_bus(m);
         update_status(m);
         schedule(m);
@@ -578,10 +596,16 @@ static void lwm2m_data_received(void *ud, unsigned obj, unsigned inst, unsigned 
                 bus_emit_data_received(m->bus, obj, inst, res, data, len);
 }
 
-static void lwm2m_send_done(void *ud, uint64_t cookie, int result, const char *why)
+static void lwm2m_send_done(void *ud, uint64_t cookie, int result, const char *why, const char *said)
 {
         struct manager *m = ud;
 
+        if (cookie & DELIVERY_COOKIE_BIT) {
+                /* An outbox message, not a SendData call (those are counted in send.*). */
+                if (m->delivery)
+                        delivery_send_done(m->delivery, cookie, result, said, clock_realtime_usec());
+                return;
+        }
         if (result < 0)
                 log_warning("Send %llu failed: %s", (unsigned long long) cookie, why);
         else
@@ -619,7 +643,7 @@ static int bus_send(void *ud, unsigned obj, unsigned inst, unsigned res, const u
                     uint64_t cookie)
 {
         struct manager *m = ud;
-        int r = lwm2m_send(m->lwm2m, obj, inst, res, data, len, cookie, clock_boottime_usec());
+        int r = lwm2m_send(m->lwm2m, obj, inst, res, data, len, true, cookie, clock_boottime_usec());
 
         if (r < 0)
                 count(m, COUNTER_SEND_REFUSED);
@@ -650,12 +674,78 @@ static const struct history *bus_history(void *ud)
         return m->history;
 }
 
+static int bus_enqueue(void *ud, const struct bus_enqueue *e, uint64_t *id, char *why, size_t why_size)
+{
+        struct manager *m = ud;
+        struct delivery_request rq = {
+                .obj = e->obj, .inst = e->inst, .res = e->res, .data = e->data, .len = e->len,
+                .has_ttl = e->has_ttl, .ttl_s = e->ttl_s, .confirmable = e->confirmable, .uid = e->uid,
+        };
+        int r;
+
+        if (!m->delivery)
+                return -EOPNOTSUPP;
+        r = delivery_enqueue(m->delivery, &rq, clock_realtime_usec(), id, why, why_size);
+        after_event(m);
+        return r;
+}
+
+static int bus_clear_queue(void *ud, uint32_t *dropped, char *why, size_t why_size)
+{
+        struct manager *m = ud;
+        int r;
+
+        if (!m->delivery)
+                return -EOPNOTSUPP;
+        r = delivery_clear(m->delivery, dropped, why, why_size);
+        after_event(m);
+        return r;
+}
+
+static const struct outbox *bus_outbox(void *ud)
+{
+        struct manager *m = ud;
+
+        return m->delivery ? delivery_outbox(m->delivery) : NULL;
+}
+
 static const struct bus_handlers bus_handlers = {
         .reset = bus_reset,
         .send = bus_send,
         .refresh = bus_refresh,
         .counters = bus_counters,
         .history = bus_history,
+        .enqueue = bus_enqueue,
+        .clear_queue = bus_clear_queue,
+        .outbox = bus_outbox,
+};
+
+/* ---- outbox -> manager -------------------------------------------------------------------- */
+
+/* The log already says so; the properties (Queued) change first, then the signal. */
+static void delivery_delivered(void *ud, uint64_t id)
+{
+        struct manager *m = ud;
+
+        if (m->bus) {
+                sync_bus(m);
+                bus_emit_data_delivered(m->bus, id);
+        }
+}
+
+static void delivery_dropped(void *ud, uint64_t id, const char *reason)
+{
+        struct manager *m = ud;
+
+        if (m->bus) {
+                sync_bus(m);
+                bus_emit_data_dropped(m->bus, id, reason);
+        }
+}
+
+static const struct delivery_ops delivery_ops = {
+        .delivered = delivery_delivered,
+        .dropped = delivery_dropped,
 };
 
 /* ---- network -> manager ------------------------------------------------------------------- */
@@ -893,6 +983,11 @@ int manager_new(const struct config *cfg, const char *state_dir, struct manager 
                 r = -ENOMEM;
                 goto fail;
         }
+        if (cfg->outbox.enabled) {
+                r = delivery_new(&cfg->outbox, state_dir, m->lwm2m, &delivery_ops, m, &m->delivery);
+                if (r < 0)
+                        goto fail;
+        }
         r = history_new(cfg->history, &m->history);
         if (r < 0)
                 goto fail;
@@ -935,6 +1030,7 @@ struct manager *manager_free(struct manager *m)
         inhibit_free(m->inhibit);       /* releases the locks, also on shutdown mid-upgrade */
         bus_free(m->bus);
         network_free(m->network);
+        delivery_free(m->delivery);     /* before the session it sends through */
         lwm2m_free(m->lwm2m);
         modem_free(m->modem);
         serial_free(m->serial);

@@ -20,7 +20,11 @@ Control socket protocol (one request line -> exactly one reply line "ok..." or
   downlink <obj> <inst> <res> <hex>
   silent on|off                 answer no command (commands still logged)
   hold-send on|off              hold SEND OK/SEND FAIL until "hold-send off"
-  send-result ok|fail|error     one-shot: what the next AT+QLWDATASEND gets
+  send-result ok|fail|error     one-shot: what the next AT+QLWDATASEND gets (before any
+                                send-results sequence, which then goes on)
+  send-results <r1,r2,...>|none sticky sequence, each ok|fail|error (at most 256): consumed one
+                                per accepted AT+QLWDATASEND, then back to ok; "none" clears it.
+                                A new sequence replaces what is left of the old one.
   connect-result ok|fail|none   sticky: what every following AT+QLWOPEN gets
   fota-resume ok|fail|none|redownload
                                 sticky: what a reset does to an interrupted upgrade
@@ -98,6 +102,17 @@ already pending is still written).  Pending "late" one-shots survive reboots.
   (e.g. "noise 1 +CSCON: 0|+CEREG: 1").  --seed makes it reproducible.
 - Every SEND OK/SEND FAIL is logged when written as
   "# send-result <HEX payload of its AT+QLWDATASEND, uppercase> ok|fail".
+- Every well-formed AT+QLWDATASEND is logged when interpreted as
+  "# datasend <obj>/<inst>/<res> <HEX, uppercase> con|non <answer>[ <note>]":
+    con OK              accepted; its "# send-result" line follows
+    non OK              accepted and delivered (the manual: 0x0000 answers OK, no SEND OK)
+    non OK lost         a "fail" result for a NON send: OK, but the data never arrives
+    con|non ERROR       a "error" result
+    con|non ERROR not-registered | con-outstanding
+                        refused (no QLWOPEN/CONNECT OK, or a CON still awaits its result);
+                        refused sends consume no send-result/send-results entry
+  So deliveries are the "non OK" lines plus the "# send-result ... ok" lines.
+  Malformed ones (+CME ERROR: 50 / ERROR) are only in the command log.
 - qlwrd-fault error: AT+QLWRD=<n> answers ERROR; junk: "+QLWRD: <len>,0", an
   unknown URC, a data line with an odd number of hex digits, OK.  Both keep
   the buffer.  Only valid AT+QLWRD=<1..512> commands are affected; "none"
@@ -223,6 +238,7 @@ MAX_QUEUED = 64                 # commands queued behind a delayed answer
 MAX_LATE = 16                   # pending "late" one-shots
 GPIO_POLL = 0.02                # --gpio: seconds between looks at the file
 MAX_GPIO_LINE = 4096
+MAX_SEND_RESULTS = 256          # entries of one "send-results" sequence
 MIDLINE_PARTIAL = b"+CSCON: "   # what "midline-reboot on" leaves unterminated
 # Unknown (to bc26d) URCs "noise" and the "qlwrd-fault junk" answer pick from.
 NOISE_URCS = ('+QNBIOTEVENT: "ENTER PSM"', '+QNBIOTEVENT: "EXIT PSM"',
@@ -460,7 +476,8 @@ class Sim:
         # Sticky control settings.
         self.silent = False
         self.hold_send = False
-        self.send_result = "ok"
+        self.send_result = None         # one-shot "send-result"; None: none pending
+        self.send_results = collections.deque()     # sticky "send-results" sequence
         self.connect_result = "ok"
         self.fota_resume = "ok"
         # Sticky misbehaviour switches (module docstring, "Faults on demand").
@@ -1044,11 +1061,16 @@ class Sim:
             ok = ok and " " not in data
         if not ok:
             return self.error(CME_INCORRECT_PARAMS)
+        what = "%d/%d/%d %s %s" % (ids[0], ids[1], ids[2], data.upper(),
+                                   "con" if mode == "0x0100" else "non")
         if not self.registered or self.con_outstanding:
             # The module refuses a second CON while one awaits its result.
+            self.log_event("datasend %s ERROR %s" % (
+                what, "not-registered" if not self.registered else "con-outstanding"))
             return ["ERROR"]
-        result, self.send_result = self.send_result, "ok"
+        result = self.next_send_result()
         if result == "error":
+            self.log_event("datasend %s ERROR" % what)
             return ["ERROR"]
         if mode == "0x0100":
             self.con_outstanding = True
@@ -1056,7 +1078,18 @@ class Sim:
             self.after_answer(lambda: self.session_later(
                 self.o.send_delay if self.send_delay is None else self.send_delay,
                 lambda: self.send_done(res)))
+        # NON (0x0000): OK only, never SEND OK/FAIL (LwM2M manual 3.8); a "fail" is a silent loss.
+        self.log_event("datasend %s OK%s" % (what, " lost" if mode == "0x0000" and result == "fail" else ""))
         return ["OK"]
+
+    def next_send_result(self):
+        """The one-shot send-result if set, else the next of the send-results sequence, else ok."""
+        if self.send_result is not None:
+            result, self.send_result = self.send_result, None
+            return result
+        if self.send_results:
+            return self.send_results.popleft()
+        return "ok"
 
     def send_done(self, res):
         if self.hold_send:
@@ -1518,6 +1551,8 @@ class Sim:
             self.log_event("%s %s" % (cmd, args[0]))
             setattr(self, DELAYS[cmd], secs)
             return "ok"
+        if cmd == "send-results":
+            return self.control_send_results(args)
         if cmd == "late":
             return self.control_late(args)
         if cmd == "radio":
@@ -1587,6 +1622,20 @@ class Sim:
         if cmd == "play":
             return self.control_play(args)
         return "err unknown command"
+
+    def control_send_results(self, args):
+        usage = "err usage: send-results <ok|fail|error>[,...] (at most %d) | none" % MAX_SEND_RESULTS
+        if len(args) != 1:
+            return usage
+        if args[0] == "none":
+            seq = []
+        else:
+            seq = args[0].split(",")
+            if len(seq) > MAX_SEND_RESULTS or any(r not in CHOICES["send-result"] for r in seq):
+                return usage
+        self.log_event("send-results %s" % args[0])
+        self.send_results = collections.deque(seq)
+        return "ok"
 
     def control_late(self, args):
         if len(args) != 2:

@@ -82,7 +82,7 @@ bool harness_wait_prop(struct harness *h, const char *iface, const char *prop, c
 
 /* Record PropertiesChanged and org.bc26d signals as text events ("Fota1.Phase=downloading",
  * "UpgradeStarted", "UpgradeFinished success 0", "ModuleReset at false", ...). */
-#define HARNESS_EVENTS_MAX 512
+#define HARNESS_EVENTS_MAX 4096
 struct harness_events {
         sd_bus *bus;
         sd_bus_slot *slot;

@@ -1,6 +1,7 @@
 /* test-bc26ctl-args.c - Check suite for bc26ctl's argument parser (src/ctl/ctl-args.c): the
- * OBJ/INST/RES and HEX forms, the command line, and the exact usage messages; and the output of
- * `bc26ctl history` (src/ctl/ctl-history.c). */
+ * OBJ/INST/RES, HEX and --ttl forms, the command line (send --queue, queue --clear included),
+ * and the exact usage messages; and the output of `bc26ctl history` (src/ctl/ctl-history.c) and
+ * `bc26ctl queue` (src/ctl/ctl-queue.c). */
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 
 #include "ctl/ctl-args.h"
 #include "ctl/ctl-history.h"
+#include "ctl/ctl-queue.h"
 
 static const struct path_case {
         const char *in;
@@ -167,9 +169,9 @@ static const struct argv_case {
         { { "--version" }, 0, CTL_COMMAND_VERSION, false, NULL },
         { { "--version", "--help" }, 0, CTL_COMMAND_HELP, false, NULL },
         { { NULL }, -EINVAL, CTL_COMMAND_HELP, false,
-          "missing command (status, monitor, send, reset, metrics or history)" },
+          "missing command (status, monitor, send, queue, reset, metrics or history)" },
         { { "--json" }, -EINVAL, CTL_COMMAND_HELP, false,
-          "missing command (status, monitor, send, reset, metrics or history)" },
+          "missing command (status, monitor, send, queue, reset, metrics or history)" },
         { { "stat" }, -EINVAL, CTL_COMMAND_HELP, false, "unknown command \"stat\"" },
         { { "status", "-v" }, -EINVAL, CTL_COMMAND_HELP, false, "unknown option \"-v\"" },
         { { "status", "now" }, -EINVAL, CTL_COMMAND_STATUS, false, "too many arguments for status" },
@@ -179,9 +181,9 @@ static const struct argv_case {
         { { "send", "19/0/0", "01", "02" }, -EINVAL, CTL_COMMAND_SEND, false,
           "too many arguments for send" },
         { { "send", "--json", "19/0/0", "01" }, -EINVAL, CTL_COMMAND_SEND, true,
-          "--json is only valid with status, monitor and history" },
+          "--json is only valid with status, monitor, history and queue" },
         { { "reset", "--json" }, -EINVAL, CTL_COMMAND_RESET, true,
-          "--json is only valid with status, monitor and history" },
+          "--json is only valid with status, monitor, history and queue" },
         { { "send", "19/0/65536", "01" }, -EINVAL, CTL_COMMAND_SEND, false,
           "resource id 65536 is out of range (0..65535)" },
         { { "send", "19/0/0", "" }, -EINVAL, CTL_COMMAND_SEND, false,
@@ -195,6 +197,54 @@ static const struct argv_case {
           "expected OBJ/INST/RES (three decimal ids, e.g. 19/0/0), got \"-1/0/0\"" },
         /* A lone "-" is a positional, not an option. */
         { { "-" }, -EINVAL, CTL_COMMAND_HELP, false, "unknown command \"-\"" },
+        /* queue [--json] | queue --clear */
+        { { "queue" }, 0, CTL_COMMAND_QUEUE, false, NULL },
+        { { "queue", "--json" }, 0, CTL_COMMAND_QUEUE, true, NULL },
+        { { "--json", "queue" }, 0, CTL_COMMAND_QUEUE, true, NULL },
+        { { "queue", "--clear" }, 0, CTL_COMMAND_QUEUE, false, NULL },
+        { { "queue", "5" }, -EINVAL, CTL_COMMAND_QUEUE, false, "too many arguments for queue" },
+        { { "queue", "clear" }, -EINVAL, CTL_COMMAND_QUEUE, false, "too many arguments for queue" },
+        { { "queue", "--clear", "--json" }, -EINVAL, CTL_COMMAND_QUEUE, true,
+          "--json is not valid with queue --clear" },
+        { { "queue", "--queue" }, -EINVAL, CTL_COMMAND_QUEUE, false, "--queue is only valid with send" },
+        { { "queue", "--ttl", "5" }, -EINVAL, CTL_COMMAND_QUEUE, false,
+          "--ttl is only valid with send --queue" },
+        { { "status", "--clear" }, -EINVAL, CTL_COMMAND_STATUS, false, "--clear is only valid with queue" },
+        { { "send", "--clear", "19/0/0", "01" }, -EINVAL, CTL_COMMAND_SEND, false,
+          "--clear is only valid with queue" },
+        { { "queue", "--clr" }, -EINVAL, CTL_COMMAND_HELP, false, "unknown option \"--clr\"" },
+        /* send --queue: every option of Enqueue, and where they are refused */
+        { { "send", "--queue", "19/0/0", "01" }, 0, CTL_COMMAND_SEND, false, NULL },
+        { { "send", "--queue", "19/0/0" }, -EINVAL, CTL_COMMAND_SEND, false,
+          "send needs OBJ/INST/RES and HEX" },
+        { { "send", "--queue", "--json", "19/0/0", "01" }, -EINVAL, CTL_COMMAND_SEND, true,
+          "--json is only valid with status, monitor, history and queue" },
+        { { "send", "--ttl", "5", "19/0/0", "01" }, -EINVAL, CTL_COMMAND_SEND, false,
+          "--ttl is only valid with send --queue" },
+        { { "send", "--non-confirmable", "19/0/0", "01" }, -EINVAL, CTL_COMMAND_SEND, false,
+          "--non-confirmable is only valid with send --queue" },
+        { { "status", "--queue" }, -EINVAL, CTL_COMMAND_STATUS, false, "--queue is only valid with send" },
+        { { "history", "--non-confirmable" }, -EINVAL, CTL_COMMAND_HISTORY, false,
+          "--non-confirmable is only valid with send --queue" },
+        { { "send", "--queue", "--ttl" }, -EINVAL, CTL_COMMAND_SEND, false,
+          "send needs OBJ/INST/RES and HEX" },
+        { { "send", "--queue", "19/0/0", "01", "--ttl" }, -EINVAL, CTL_COMMAND_SEND, false,
+          "--ttl needs SECONDS (0..31536000)" },
+        { { "send", "--queue", "--ttl=", "19/0/0", "01" }, -EINVAL, CTL_COMMAND_SEND, false,
+          "--ttl needs SECONDS (0..31536000)" },
+        { { "send", "--queue", "--ttl", "-1", "19/0/0", "01" }, -EINVAL, CTL_COMMAND_SEND, false,
+          "--ttl \"-1\" is not a number of seconds (0..31536000)" },
+        { { "send", "--queue", "--ttl", "5m", "19/0/0", "01" }, -EINVAL, CTL_COMMAND_SEND, false,
+          "--ttl \"5m\" is not a number of seconds (0..31536000)" },
+        { { "send", "--queue", "--ttl=31536001", "19/0/0", "01" }, -EINVAL, CTL_COMMAND_SEND, false,
+          "--ttl 31536001 is out of range (0..31536000)" },
+        /* the path and payload are checked as for send */
+        { { "send", "--queue", "19/70000/0", "01" }, -EINVAL, CTL_COMMAND_SEND, false,
+          "instance id 70000 is out of range (0..65535)" },
+        { { "send", "--queue", "19/0/0", "0" }, -EINVAL, CTL_COMMAND_SEND, false,
+          "odd number of hex digits (1)" },
+        { { "send", "--queue", "19/0/0", "" }, -EINVAL, CTL_COMMAND_SEND, false,
+          "empty payload (1..512 bytes of hex expected)" },
 };
 
 START_TEST(test_argv)
@@ -239,6 +289,91 @@ START_TEST(test_send_fields)
 }
 END_TEST
 
+/* send --queue [--ttl S] [--non-confirmable]: the fields cmd_enqueue builds Enqueue from. */
+static const struct queue_case {
+        const char *argv[ARGV_MAX];     /* after argv[0]; NULL-terminated */
+        bool queue, has_ttl, non_confirmable, clear;
+        uint32_t ttl;
+} queue_cases[] = {
+        { { "send", "19/0/0", "01" }, false, false, false, false, 0 },
+        { { "send", "--queue", "19/0/0", "01" }, true, false, false, false, 0 },
+        { { "send", "--queue", "--ttl", "0", "19/0/0", "01" }, true, true, false, false, 0 },
+        { { "send", "--queue", "--ttl", "300", "19/0/0", "01" }, true, true, false, false, 300 },
+        { { "send", "--ttl=31536000", "--queue", "19/0/0", "01" }, true, true, false, false, 31536000 },
+        { { "--non-confirmable", "send", "--queue", "19/0/0", "01" }, true, false, true, false, 0 },
+        { { "send", "19/0/0", "01", "--queue", "--non-confirmable", "--ttl=7" }, true, true, true,
+          false, 7 },
+        /* the last --ttl wins, as for --output */
+        { { "send", "--queue", "--ttl=1", "--ttl=2", "19/0/0", "01" }, true, true, false, false, 2 },
+        { { "queue" }, false, false, false, false, 0 },
+        { { "queue", "--clear" }, false, false, false, true, 0 },
+};
+
+START_TEST(test_queue_fields)
+{
+        const struct queue_case *c = &queue_cases[_i];
+        char *argv[ARGV_MAX + 2];
+        int argc = 0;
+        struct ctl_args a;
+        char err[CTL_ERROR_MAX] = "";
+
+        argv[argc++] = (char *) "bc26ctl";
+        for (size_t i = 0; i < ARGV_MAX && c->argv[i]; i++)
+                argv[argc++] = (char *) c->argv[i];
+        argv[argc] = NULL;
+
+        ck_assert_int_eq(ctl_args_parse(argc, argv, &a, err, sizeof(err)), 0);
+        ck_assert_str_eq(err, "");
+        ck_assert_int_eq(a.queue, c->queue);
+        ck_assert_int_eq(a.has_ttl, c->has_ttl);
+        ck_assert_uint_eq(a.ttl, c->ttl);
+        ck_assert_int_eq(a.non_confirmable, c->non_confirmable);
+        ck_assert_int_eq(a.clear, c->clear);
+        if (a.command == CTL_COMMAND_SEND) {
+                ck_assert_uint_eq(a.obj, 19);
+                ck_assert_uint_eq(a.len, 1);
+                ck_assert_uint_eq(a.data[0], 0x01);
+        }
+}
+END_TEST
+
+static const struct ttl_case {
+        const char *in;
+        int r;
+        uint32_t ttl;
+        const char *err;
+} ttl_cases[] = {
+        { "0", 0, 0, NULL },
+        { "1", 0, 1, NULL },
+        { "0300", 0, 300, NULL },
+        { "31536000", 0, 31536000, NULL },
+        { "31536001", -EINVAL, 0, "--ttl 31536001 is out of range (0..31536000)" },
+        { "99999999999999999999999", -EINVAL, 0,
+          "--ttl 99999999999999999999... is out of range (0..31536000)" },
+        { "", -EINVAL, 0, "--ttl needs SECONDS (0..31536000)" },
+        { "+5", -EINVAL, 0, "--ttl \"+5\" is not a number of seconds (0..31536000)" },
+        { "5 ", -EINVAL, 0, "--ttl \"5 \" is not a number of seconds (0..31536000)" },
+        { "1e3", -EINVAL, 0, "--ttl \"1e3\" is not a number of seconds (0..31536000)" },
+        { "0x10", -EINVAL, 0, "--ttl \"0x10\" is not a number of seconds (0..31536000)" },
+};
+
+START_TEST(test_ttl)
+{
+        const struct ttl_case *c = &ttl_cases[_i];
+        uint32_t ttl = 77;
+        char err[CTL_ERROR_MAX] = "";
+
+        ck_assert_int_eq(ctl_parse_ttl(c->in, &ttl, err, sizeof(err)), c->r);
+        if (c->r == 0) {
+                ck_assert_uint_eq(ttl, c->ttl);
+                ck_assert_str_eq(err, "");
+        } else {
+                ck_assert_str_eq(err, c->err);
+                ck_assert_uint_eq(ttl, 77);
+        }
+}
+END_TEST
+
 /* metrics [--output FILE | --output=FILE]: the file name as given, NULL for stdout. */
 static const struct output_case {
         const char *argv[ARGV_MAX];     /* after argv[0]; NULL-terminated */
@@ -256,7 +391,7 @@ static const struct output_case {
         { { "metrics", "--output=" }, -EINVAL, "--output needs a FILE name" },
         { { "metrics", "--output", "" }, -EINVAL, "--output needs a FILE name" },
         { { "status", "--output", "x.prom" }, -EINVAL, "--output is only valid with metrics" },
-        { { "metrics", "--json" }, -EINVAL, "--json is only valid with status, monitor and history" },
+        { { "metrics", "--json" }, -EINVAL, "--json is only valid with status, monitor, history and queue" },
         { { "metrics", "now" }, -EINVAL, "too many arguments for metrics" },
         { { "metrics", "--out", "x" }, -EINVAL, "unknown option \"--out\"" },
 };
@@ -299,6 +434,7 @@ static const struct {
         { CTL_COMMAND_RESET, "reset" },
         { CTL_COMMAND_METRICS, "metrics" },
         { CTL_COMMAND_HISTORY, "history" },
+        { CTL_COMMAND_QUEUE, "queue" },
 };
 
 START_TEST(test_command_to_string)
@@ -419,6 +555,165 @@ START_TEST(test_history_json)
 }
 END_TEST
 
+/* ---- bc26ctl queue: the output, as a pure function of GetQueue()'s entries and now -------- */
+
+static const struct {
+        uint64_t s;
+        const char *want;
+} spans[] = {
+        { 0, "0s" },
+        { 59, "59s" },
+        { 60, "1m00s" },
+        { 192, "3m12s" },
+        { 3599, "59m59s" },
+        { 3600, "1h00m00s" },
+        { 3723, "1h02m03s" },
+        { 86399, "23h59m59s" },
+        { 86400, "1d00h00m" },
+        { 31536000, "365d00h00m" },
+};
+
+START_TEST(test_queue_span)
+{
+        char buf[32];
+
+        ctl_queue_span(spans[_i].s, buf, sizeof(buf));
+        ck_assert_str_eq(buf, spans[_i].want);
+}
+END_TEST
+
+#define QUEUE_NOW 1733400000000000ULL   /* 2024-12-05 12:00:00 UTC */
+#define SEC 1000000ULL
+
+/* In id order, as GetQueue() returns them. */
+static const struct ctl_queue_entry queue_entries[] = {
+        /* waiting 3m12s, no expiry, never tried: sent as soon as the module is ready */
+        { .id = 17, .enqueued = QUEUE_NOW - 192 * SEC, .expires = 0, .size = 2, .attempts = 0,
+          .object = 19, .instance = 0, .resource = 0, .confirmable = true, .next_attempt = 0 },
+        /* tried twice, backing off 12 s; expires in 5 min */
+        { .id = 18, .enqueued = QUEUE_NOW - 45 * SEC, .expires = QUEUE_NOW + 300 * SEC,
+          .size = 512, .attempts = 2, .object = 65535, .instance = 65535, .resource = 65535,
+          .confirmable = false, .next_attempt = QUEUE_NOW + 12 * SEC },
+        /* future spans round up (0.5 s -> 1s); a past retry time is "now"; past expiry */
+        { .id = 18446744073709551615ULL, .enqueued = QUEUE_NOW - 2 * 86400 * SEC - 3723 * SEC,
+          .expires = QUEUE_NOW, .size = 1, .attempts = 9, .object = 5, .instance = 0,
+          .resource = 3, .confirmable = true, .next_attempt = QUEUE_NOW - SEC },
+        /* enqueued after now (the clock went back), or unknown: age "?"; 0.5 s left: "in 1s" */
+        { .id = 20, .enqueued = QUEUE_NOW + SEC, .expires = QUEUE_NOW + SEC / 2, .size = 10,
+          .object = 1, .instance = 2, .resource = 3, .confirmable = true,
+          .next_attempt = QUEUE_NOW + 3600 * SEC },
+        { .id = 21, .enqueued = 0, .size = 10, .object = 1, .instance = 2, .resource = 3,
+          .confirmable = true, .next_attempt = QUEUE_NOW },
+};
+
+static char *capture_queue_text(const struct ctl_queue_entry *e, size_t n, uint64_t now)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        ck_assert_ptr_nonnull(f);
+        ctl_queue_print_text(f, e, n, now);
+        ck_assert_int_eq(fclose(f), 0);
+        return buf;
+}
+
+static char *capture_queue_json(const struct ctl_queue_entry *e, size_t n)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        ck_assert_ptr_nonnull(f);
+        ctl_queue_print_json(f, e, n);
+        ck_assert_int_eq(fclose(f), 0);
+        return buf;
+}
+
+START_TEST(test_queue_text)
+{
+        char *out;
+
+        /* nothing is shown in local time, but pin the zone as for history */
+        ck_assert_int_eq(setenv("TZ", "UTC", 1), 0);
+        tzset();
+        out = capture_queue_text(queue_entries, 5, QUEUE_NOW);
+        ck_assert_str_eq(out,
+        "                  ID  AGE       SIZE  ATTEMPTS  TARGET             EXPIRES   NEXT\n"
+        "                  17  3m12s        2         0  19/0/0             never     now\n"
+        "                  18  45s        512         2  65535/65535/65535  in 5m00s  in 12s\n"
+        "18446744073709551615  2d01h02m     1         9  5/0/3              expired   now\n"
+        "                  20  ?           10         0  1/2/3              in 1s     in 1h00m00s\n"
+        "                  21  ?           10         0  1/2/3              never     now\n");
+        free(out);
+
+        out = capture_queue_text(queue_entries, 1, QUEUE_NOW);
+        ck_assert_str_eq(out,
+        "ID  AGE    SIZE  ATTEMPTS  TARGET  EXPIRES  NEXT\n"
+        "17  3m12s     2         0  19/0/0  never    now\n");
+        free(out);
+
+        /* the same message a little later: the age grows, the waits shrink */
+        out = capture_queue_text(queue_entries + 1, 1, QUEUE_NOW + 12 * SEC);
+        ck_assert_str_eq(out,
+        "ID  AGE  SIZE  ATTEMPTS  TARGET             EXPIRES   NEXT\n"
+        "18  57s   512         2  65535/65535/65535  in 4m48s  now\n");
+        free(out);
+
+        out = capture_queue_text(NULL, 0, QUEUE_NOW);
+        ck_assert_str_eq(out, "The queue is empty.\n");
+        free(out);
+}
+END_TEST
+
+START_TEST(test_queue_json)
+{
+        char *out;
+
+        out = capture_queue_json(queue_entries, 3);
+        ck_assert_str_eq(out,
+                "[{\"id\":17,\"enqueued\":1733399808000000,\"expires\":0,\"size\":2,"
+                "\"attempts\":0,\"object\":19,\"instance\":0,\"resource\":0,"
+                "\"confirmable\":true,\"next_attempt\":0},"
+                "{\"id\":18,\"enqueued\":1733399955000000,\"expires\":1733400300000000,"
+                "\"size\":512,\"attempts\":2,\"object\":65535,\"instance\":65535,"
+                "\"resource\":65535,\"confirmable\":false,\"next_attempt\":1733400012000000},"
+                "{\"id\":18446744073709551615,\"enqueued\":1733223477000000,"
+                "\"expires\":1733400000000000,\"size\":1,\"attempts\":9,\"object\":5,"
+                "\"instance\":0,\"resource\":3,\"confirmable\":true,"
+                "\"next_attempt\":1733399999000000}]\n");
+        free(out);
+
+        out = capture_queue_json(NULL, 0);
+        ck_assert_str_eq(out, "[]\n");
+        free(out);
+}
+END_TEST
+
+static const struct {
+        uint32_t n;
+        const char *want;
+} cleared[] = {
+        { 0, "Dropped 0 messages.\n" },
+        { 1, "Dropped 1 message.\n" },
+        { 2, "Dropped 2 messages.\n" },
+        { 4294967295U, "Dropped 4294967295 messages.\n" },
+};
+
+START_TEST(test_queue_cleared)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        ck_assert_ptr_nonnull(f);
+        ctl_queue_print_cleared(f, cleared[_i].n);
+        ck_assert_int_eq(fclose(f), 0);
+        ck_assert_str_eq(buf, cleared[_i].want);
+        free(buf);
+}
+END_TEST
+
 #define N(t) ((int) (sizeof(t) / sizeof((t)[0])))
 
 static Suite *ctl_args_suite(void)
@@ -431,6 +726,8 @@ static Suite *ctl_args_suite(void)
         tcase_add_loop_test(tc, test_hex_limit, 0, N(hex_sizes));
         tcase_add_loop_test(tc, test_argv, 0, N(argv_cases));
         tcase_add_test(tc, test_send_fields);
+        tcase_add_loop_test(tc, test_queue_fields, 0, N(queue_cases));
+        tcase_add_loop_test(tc, test_ttl, 0, N(ttl_cases));
         tcase_add_loop_test(tc, test_output, 0, N(output_cases));
         tcase_add_loop_test(tc, test_command_to_string, 0, N(command_names));
         suite_add_tcase(s, tc);
@@ -439,6 +736,13 @@ static Suite *ctl_args_suite(void)
         tcase_add_loop_test(tc, test_history_duration, 0, N(durations));
         tcase_add_test(tc, test_history_text);
         tcase_add_test(tc, test_history_json);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("queue output");
+        tcase_add_loop_test(tc, test_queue_span, 0, N(spans));
+        tcase_add_test(tc, test_queue_text);
+        tcase_add_test(tc, test_queue_json);
+        tcase_add_loop_test(tc, test_queue_cleared, 0, N(cleared));
         suite_add_tcase(s, tc);
         return s;
 }

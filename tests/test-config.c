@@ -1,5 +1,6 @@
 /* test-config.c - Check suite for config.c: values, defaults, the shipped bc26d.conf, the exact
- * text of every class of error, and the AT+QLWADDOBJ commands built from [lwm2m] objects. */
+ * text of every class of error (the [outbox] retry cross-check included), and the AT+QLWADDOBJ
+ * commands built from [lwm2m] objects. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <check.h>
@@ -108,7 +109,16 @@ static const char full[] =
         "reset_active_low = TRUE\n"
         "pwrkey_active_low = 0\n"
         "reset_pulse_ms = 50\n"
-        "pwrkey_pulse_ms = 5000\n";
+        "pwrkey_pulse_ms = 5000\n"
+        "[outbox]\n"
+        "enabled = no\n"
+        "default_ttl_s = 3600\n"
+        "max_attempts = 3\n"
+        "max_messages = 100\n"
+        "max_bytes = 67108864\n"
+        "max_share_percent = 100\n"
+        "retry_min_s = 30\n"
+        "retry_max_s = 30\n";
 
 START_TEST(test_full_file)
 {
@@ -149,6 +159,14 @@ START_TEST(test_full_file)
         ck_assert(!cfg.pwrkey.active_low);
         ck_assert_uint_eq(cfg.reset.pulse_ms, 50);
         ck_assert_uint_eq(cfg.pwrkey.pulse_ms, 5000);
+        ck_assert(!cfg.outbox.enabled);
+        ck_assert_uint_eq(cfg.outbox.default_ttl_s, 3600);
+        ck_assert_uint_eq(cfg.outbox.max_attempts, 3);
+        ck_assert_uint_eq(cfg.outbox.max_messages, 100);
+        ck_assert_uint_eq(cfg.outbox.max_bytes, 67108864);
+        ck_assert_uint_eq(cfg.outbox.max_share_percent, 100);
+        ck_assert_uint_eq(cfg.outbox.retry_min_s, 30);
+        ck_assert_uint_eq(cfg.outbox.retry_max_s, 30);
 }
 END_TEST
 
@@ -181,6 +199,14 @@ static void check_defaults(const struct config *cfg)
         ck_assert(!cfg->pwrkey.active_low);
         ck_assert_uint_eq(cfg->reset.pulse_ms, 100);
         ck_assert_uint_eq(cfg->pwrkey.pulse_ms, 600);
+        ck_assert(cfg->outbox.enabled);
+        ck_assert_uint_eq(cfg->outbox.default_ttl_s, 0);
+        ck_assert_uint_eq(cfg->outbox.max_attempts, 10);
+        ck_assert_uint_eq(cfg->outbox.max_messages, 1024);
+        ck_assert_uint_eq(cfg->outbox.max_bytes, 262144);
+        ck_assert_uint_eq(cfg->outbox.max_share_percent, 50);
+        ck_assert_uint_eq(cfg->outbox.retry_min_s, 2);
+        ck_assert_uint_eq(cfg->outbox.retry_max_s, 300);
 }
 
 START_TEST(test_defaults)
@@ -191,7 +217,7 @@ START_TEST(test_defaults)
         ck_assert_str_eq(cfg.device, "");
         check_defaults(&cfg);
 
-        parse_ok(&cfg, "[serial]\ndevice=/dev/ttyUSB0\n[modem]\n[lwm2m]\n[fota]\n[gpio]\n");
+        parse_ok(&cfg, "[serial]\ndevice=/dev/ttyUSB0\n[modem]\n[lwm2m]\n[fota]\n[gpio]\n[outbox]\n");
         ck_assert_str_eq(cfg.device, "/dev/ttyUSB0");
         ck_assert_str_eq(cfg.gpio_chip, "");
         ck_assert_str_eq(cfg.reset.name, "");
@@ -285,10 +311,12 @@ START_TEST(test_bool_ok)
         char text[256];
 
         (void) snprintf(text, sizeof(text), DEV "[modem]\nfix_baudrate = %s\n[gpio]\nchip = 0\n"
-                        "reset_active_low = %s\n", bools[_i].text, bools[_i].text);
+                        "reset_active_low = %s\n[outbox]\nenabled = %s\n", bools[_i].text,
+                        bools[_i].text, bools[_i].text);
         parse_ok(&cfg, text);
         ck_assert_int_eq(cfg.fix_baudrate, bools[_i].value);
         ck_assert_int_eq(cfg.reset.active_low, bools[_i].value);
+        ck_assert_int_eq(cfg.outbox.enabled, bools[_i].value);
 }
 END_TEST
 
@@ -297,10 +325,11 @@ static const struct {
         const char *section, *key;
         unsigned min, max;
         const char *allowed;
-        size_t offset;
+        size_t offset, size;
 } ranges[] = {
 #define R(sec, key, min, max, allowed, member) \
-        { sec, key, min, max, allowed, offsetof(struct config, member) }
+        { sec, key, min, max, allowed, offsetof(struct config, member), \
+          sizeof(((struct config *) 0)->member) }
         R("modem", "command_timeout_ms", 100, 60000, "100..60000 (milliseconds)", command_timeout_ms),
         R("modem", "boot_timeout_s", 1, 120, "1..120 (seconds)", boot_timeout_s),
         R("modem", "probe_interval_s", 5, 3600, "0 (off) or 5..3600 (seconds)", probe_interval_s),
@@ -312,13 +341,27 @@ static const struct {
         R("fota", "history", 0, 1024, "0..1024 (entries)", history),
         R("gpio", "reset_pulse_ms", 50, 5000, "50..5000 (milliseconds)", reset.pulse_ms),
         R("gpio", "pwrkey_pulse_ms", 500, 5000, "500..5000 (milliseconds)", pwrkey.pulse_ms),
+        R("outbox", "default_ttl_s", 0, 31536000, "0..31536000 (seconds, 0 = no expiry)",
+          outbox.default_ttl_s),
+        R("outbox", "max_attempts", 1, 1000, "1..1000 (sends)", outbox.max_attempts),
+        R("outbox", "max_messages", 1, 16384, "1..16384 (messages)", outbox.max_messages),
+        R("outbox", "max_bytes", 1024, 67108864, "1024..67108864 (payload bytes)", outbox.max_bytes),
+        R("outbox", "max_share_percent", 1, 100, "1..100 (percent)", outbox.max_share_percent),
+        /* retry_min_s and retry_max_s depend on each other: test_retry_bounds and bad[] */
 #undef R
 };
 
-static unsigned field_at(const struct config *cfg, size_t offset)
+/* An unsigned or (max_bytes) a uint64_t member. */
+static uint64_t field_at(const struct config *cfg, size_t offset, size_t size)
 {
         unsigned v;
+        uint64_t w;
 
+        if (size == sizeof(w)) {
+                memcpy(&w, (const char *) cfg + offset, sizeof(w));
+                return w;
+        }
+        ck_assert_uint_eq(size, sizeof(v));
         memcpy(&v, (const char *) cfg + offset, sizeof(v));
         return v;
 }
@@ -333,7 +376,7 @@ START_TEST(test_range_bounds_ok)
                 (void) snprintf(text, sizeof(text), DEV "[%s]\n%s = %u\n", ranges[_i].section,
                                 ranges[_i].key, values[k]);
                 parse_ok(&cfg, text);
-                ck_assert_uint_eq(field_at(&cfg, ranges[_i].offset), values[k]);
+                ck_assert_uint_eq(field_at(&cfg, ranges[_i].offset, ranges[_i].size), values[k]);
         }
 }
 END_TEST
@@ -356,6 +399,34 @@ START_TEST(test_range_bounds_bad)
 }
 END_TEST
 
+/* [outbox] retry_min_s 1..3600 and retry_max_s 1..86400, each at its bounds with the other set so
+ * that retry_max_s >= retry_min_s holds (equal is allowed), in either order. */
+START_TEST(test_retry_bounds)
+{
+        static const struct {
+                const char *text;
+                unsigned min, max;
+        } cases[] = {
+                { "retry_min_s = 1\nretry_max_s = 1\n", 1, 1 },
+                { "retry_max_s = 1\nretry_min_s = 1\n", 1, 1 },
+                { "retry_min_s = 3600\nretry_max_s = 3600\n", 3600, 3600 },
+                { "retry_max_s = 86400\nretry_min_s = 3600\n", 3600, 86400 },
+                { "retry_min_s = 300\n", 300, 300 },   /* equal to retry_max_s's default */
+                { "retry_max_s = 2\n", 2, 2 },         /* equal to retry_min_s's default */
+                { "retry_max_s = 86400\n", 2, 86400 },
+        };
+        struct config cfg;
+        char text[256];
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                (void) snprintf(text, sizeof(text), DEV "[outbox]\n%s", cases[i].text);
+                parse_ok(&cfg, text);
+                ck_assert_uint_eq(cfg.outbox.retry_min_s, cases[i].min);
+                ck_assert_uint_eq(cfg.outbox.retry_max_s, cases[i].max);
+        }
+}
+END_TEST
+
 START_TEST(test_probe_off)
 {
         struct config cfg;
@@ -367,7 +438,7 @@ END_TEST
 
 /* ---- each class of bad file: input -> the exact error lines --------------------------------- */
 
-#define SECTIONS_ALLOWED "allowed [serial], [modem], [lwm2m], [fota] or [gpio]"
+#define SECTIONS_ALLOWED "allowed [serial], [modem], [lwm2m], [fota], [gpio] or [outbox]"
 #define OBJ_ALLOWED "allowed obj/inst or obj/inst/count/ids, e.g. 19/0 or 3303/0/2/5700;5701"
 #define EP_ALLOWED "allowed 1..64 printable ASCII characters without '\"' (empty: the module's IMEI)"
 #define HOST_ALLOWED "allowed letters, digits, '-' and '.', labels not starting or ending with '-'"
@@ -393,7 +464,16 @@ static const struct {
           { "t.conf:4: unknown key \"device\" in [fota], allowed timeout_s, download_max_s, history", NULL } },
         { "x = 1\n" DEV,
           { "t.conf:1: key \"x\" is outside any section, allowed only after [serial], [modem], "
-            "[lwm2m], [fota] or [gpio]", NULL } },
+            "[lwm2m], [fota], [gpio] or [outbox]", NULL } },
+        { DEV "[outbox]\nmax_queue = 5\n",
+          { "t.conf:4: unknown key \"max_queue\" in [outbox], allowed enabled, default_ttl_s, "
+            "max_attempts, max_messages, max_bytes, max_share_percent, retry_min_s, retry_max_s",
+            NULL } },
+        { DEV "[Outbox]\n",
+          { "t.conf:3: unknown section [Outbox], " SECTIONS_ALLOWED, NULL } },
+        { DEV "[outbox]\nmax_bytes = 1024\nmax_bytes = 2048\n",
+          { "t.conf:5: [outbox] max_bytes is set again (first set on line 4), set each key once",
+            NULL } },
         { DEV "[modem]\nboot_timeout_s = 5\n[lwm2m]\n[modem]\nboot_timeout_s = 6\n",
           { "t.conf:7: [modem] boot_timeout_s is set again (first set on line 4), set each key once",
             NULL } },
@@ -560,6 +640,43 @@ static const struct {
         /* a bad timeout_s is reported once, not again through download_max_s */
         { DEV "[fota]\ntimeout_s = 0\ndownload_max_s = 10\n",
           { "t.conf:4: [fota] timeout_s = 0 is out of range, allowed 1..86400 (seconds)", NULL } },
+        /* outbox */
+        { DEV "[outbox]\nenabled = maybe\n",
+          { "t.conf:4: [outbox] enabled = maybe is not a boolean, " BOOL_ALLOWED, NULL } },
+        { DEV "[outbox]\nmax_bytes = 256k\n",
+          { "t.conf:4: [outbox] max_bytes = 256k is not a decimal number, allowed 1024..67108864 "
+            "(payload bytes)", NULL } },
+        { DEV "[outbox]\nmax_bytes = 4294967296\n",
+          { "t.conf:4: [outbox] max_bytes = 4294967296 is out of range, allowed 1024..67108864 "
+            "(payload bytes)", NULL } },
+        { DEV "[outbox]\nretry_min_s = 0\n",
+          { "t.conf:4: [outbox] retry_min_s = 0 is out of range, allowed 1..3600 (seconds)", NULL } },
+        { DEV "[outbox]\nretry_min_s = 3601\nretry_max_s = 86400\n",
+          { "t.conf:4: [outbox] retry_min_s = 3601 is out of range, allowed 1..3600 (seconds)", NULL } },
+        { DEV "[outbox]\nretry_max_s = 0\n",
+          { "t.conf:4: [outbox] retry_max_s = 0 is out of range, allowed 1..86400 (seconds)", NULL } },
+        { DEV "[outbox]\nretry_max_s = 86401\n",
+          { "t.conf:4: [outbox] retry_max_s = 86401 is out of range, allowed 1..86400 (seconds)",
+            NULL } },
+        /* outbox cross-check: retry_max_s >= retry_min_s, both lines named */
+        { DEV "[outbox]\nretry_min_s = 60\nmax_attempts = 5\nretry_max_s = 59\n",
+          { "t.conf:6: [outbox] retry_max_s = 59 is less than [outbox] retry_min_s = 60 (line 4), "
+            "allowed 60..86400 (seconds)", NULL } },
+        { DEV "[outbox]\nretry_max_s = 10\nretry_min_s = 11\n",
+          { "t.conf:5: [outbox] retry_min_s = 11 is greater than [outbox] retry_max_s = 10 (line 4), "
+            "allowed 1..10 (seconds)", NULL } },
+        { DEV "[outbox]\nretry_max_s = 1\n",
+          { "t.conf:4: [outbox] retry_max_s = 1 is less than [outbox] retry_min_s = 2 (its default), "
+            "allowed 2..86400 (seconds)", NULL } },
+        { DEV "[outbox]\nretry_min_s = 301\n",
+          { "t.conf:4: [outbox] retry_min_s = 301 is greater than [outbox] retry_max_s = 300 (its "
+            "default), allowed 1..300 (seconds), or raise retry_max_s", NULL } },
+        /* a value refused on its own line is not reported again by the cross-check */
+        { DEV "[outbox]\nretry_min_s = 5000\nretry_max_s = 10\n",
+          { "t.conf:4: [outbox] retry_min_s = 5000 is out of range, allowed 1..3600 (seconds)", NULL } },
+        { DEV "[outbox]\nretry_min_s = 10\nretry_max_s = five\n",
+          { "t.conf:5: [outbox] retry_max_s = five is not a decimal number, allowed 1..86400 (seconds)",
+            NULL } },
         /* gpio */
         { DEV "[gpio]\nreset_line = 17\npwrkey_line = GPIO27\n",
           { "t.conf:4: [gpio] chip is required when reset_line/pwrkey_line is set",
@@ -789,7 +906,8 @@ START_TEST(test_shipped_conf_documents_defaults)
                 "fix_baudrate", "server", "port", "endpoint", "objects", "connect_timeout_s",
                 "send_timeout_s", "send_queue", "timeout_s", "download_max_s", "history", "chip",
                 "reset_line", "pwrkey_line", "reset_active_low", "pwrkey_active_low",
-                "reset_pulse_ms", "pwrkey_pulse_ms",
+                "reset_pulse_ms", "pwrkey_pulse_ms", "enabled", "default_ttl_s", "max_attempts",
+                "max_messages", "max_bytes", "max_share_percent", "retry_min_s", "retry_max_s",
         };
         size_t len, n = 0;
         char *text = read_all(SHIPPED, &len);
@@ -959,6 +1077,7 @@ static Suite *config_suite(void)
         tcase_add_loop_test(tc, test_bool_ok, 0, (int) (sizeof(bools) / sizeof(bools[0])));
         tcase_add_loop_test(tc, test_range_bounds_ok, 0, (int) (sizeof(ranges) / sizeof(ranges[0])));
         tcase_add_test(tc, test_probe_off);
+        tcase_add_test(tc, test_retry_bounds);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("errors");

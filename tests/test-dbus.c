@@ -876,7 +876,7 @@ START_TEST(test_introspection_matches_xml)
         ck_assert_msg(diffs == 0, "the daemon's introspection and dbus/org.bc26d.xml differ:\n%s", msg);
         /* Not vacuous: the interfaces have their members (methods+signals+properties). */
         ck_assert_int_eq(api_find(xml_api, MODEM)->n, 9);
-        ck_assert_int_eq(api_find(xml_api, LWM2M)->n, 5);
+        ck_assert_int_eq(api_find(xml_api, LWM2M)->n, 12);
         ck_assert_int_eq(api_find(xml_api, FOTA)->n, 8);
         ck_assert_int_eq(api_find(xml_api, NETWORK)->n, 14);
         /* Every property emits PropertiesChanged with its value: sd-bus annotates only the

@@ -15,6 +15,9 @@
 
 #include "fuzz.h"
 
+/* Declared here: fuzz/fuzz.h lists the targets that came before it. */
+int bc26_fuzz_outbox(const uint8_t *data, size_t size);
+
 static const struct {
         const char *name;
         int (*run)(const uint8_t *data, size_t size);
@@ -25,6 +28,7 @@ static const struct {
         { "store",              bc26_fuzz_store },
         { "fota",               bc26_fuzz_fota },
         { "at-channel",         bc26_fuzz_at_channel },
+        { "outbox",             bc26_fuzz_outbox },
 };
 
 #define INPUT_MAX (1024 * 1024)

@@ -1,5 +1,6 @@
 /* test-lwm2m.c - Check suite for the LwM2M session: registration sequence, readiness, back-off,
- * the send queue and its results, the downlink drain, the gate. Real AT channel, fake writer
+ * the send queue and its results (confirmable and non-confirmable, with the token of what the
+ * module said), the downlink drain, the gate. Real AT channel, fake writer
  * (records every command) and a fake clock. */
 #include <check.h>
 #include <errno.h>
@@ -28,7 +29,7 @@ struct fx {
         int registered;
         struct { unsigned obj, inst, res; uint8_t data[LWM2M_PAYLOAD_MAX]; size_t len; } rx[MAX_EVENTS];
         size_t n_rx;
-        struct { uint64_t cookie; int result; char why[512]; } done[MAX_EVENTS];
+        struct { uint64_t cookie; int result; char why[512]; char said[64]; } done[MAX_EVENTS];
         size_t n_done;
 };
 
@@ -95,16 +96,19 @@ static void on_data(void *ud, unsigned obj, unsigned inst, unsigned res, const u
         f->n_rx++;
 }
 
-static void on_send_done(void *ud, uint64_t cookie, int result, const char *why)
+static void on_send_done(void *ud, uint64_t cookie, int result, const char *why, const char *said)
 {
         struct fx *f = ud;
 
         ck_assert_uint_lt(f->n_done, MAX_EVENTS);
         ck_assert_ptr_nonnull(why);
         ck_assert_uint_gt(strlen(why), 10);
+        ck_assert_ptr_nonnull(said);
+        ck_assert_uint_lt(strlen(said), sizeof(f->done[0].said));
         f->done[f->n_done].cookie = cookie;
         f->done[f->n_done].result = result;
         snprintf(f->done[f->n_done].why, sizeof(f->done[0].why), "%s", why);
+        snprintf(f->done[f->n_done].said, sizeof(f->done[0].said), "%s", said);
         f->n_done++;
 }
 
@@ -378,7 +382,7 @@ START_TEST(test_observe_cancel)
         feed("+QLWOBSERVE: 1,19,0,0");
         ck_assert_int_eq(lwm2m_get_state(F->s), LWM2M_STATE_WAIT_OBSERVE);
         ck_assert(lwm2m_registered(F->s));
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 1, F->now), -ENOTCONN);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 1, F->now), -ENOTCONN);
         ck_assert_uint_eq(lwm2m_next_deadline(F->s), t0 + 30 * SEC);
         feed("+QLWOBSERVE: 0,19,0,0");
         ck_assert_int_eq(lwm2m_get_state(F->s), LWM2M_STATE_READY);
@@ -552,10 +556,10 @@ START_TEST(test_gate_blocks_registration)
         feed("+QLWOBSERVE: 0,19,0,0");
         ck_assert_int_eq(lwm2m_get_state(F->s), LWM2M_STATE_READY);
         ck_assert(!lwm2m_ready(F->s));
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 1, F->now), -EBUSY);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 1, F->now), -EBUSY);
         set_gate(AT_GATE_OPEN);
         ck_assert(lwm2m_ready(F->s));
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 1, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 1, F->now), 0);
 }
 END_TEST
 
@@ -564,7 +568,7 @@ END_TEST
 START_TEST(test_send_happy)
 {
         make_ready();
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 7, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 7, F->now), 0);
         expect_last("AT+QLWDATASEND=19,0,0,2,0102,0x0100");
         ck_assert_uint_eq(lwm2m_queue_length(F->s), 1);
         ck_assert_uint_eq(lwm2m_next_deadline(F->s), F->now + 60 * SEC);
@@ -574,6 +578,7 @@ START_TEST(test_send_happy)
         ck_assert_uint_eq(F->n_done, 1);
         ck_assert_uint_eq(F->done[0].cookie, 7);
         ck_assert_int_eq(F->done[0].result, 0);
+        ck_assert_str_eq(F->done[0].said, "SEND OK");
         ck_assert_uint_eq(lwm2m_queue_length(F->s), 0);
         ck_assert_uint_eq(lwm2m_next_deadline(F->s), UINT64_MAX);
 }
@@ -588,7 +593,7 @@ START_TEST(test_send_hex_full)
         for (size_t i = 0; i < sizeof(data); i++)
                 data[i] = (uint8_t) (i * 7 + 0xa5);
         make_ready();
-        ck_assert_int_eq(lwm2m_send(F->s, 65535, 65535, 65535, data, sizeof(data), 1, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 65535, 65535, 65535, data, sizeof(data), true, 1, F->now), 0);
         n = snprintf(expected, sizeof(expected), "AT+QLWDATASEND=65535,65535,65535,512,");
         for (size_t i = 0; i < sizeof(data); i++)
                 n += snprintf(expected + n, sizeof(expected) - (size_t) n, "%02X", data[i]);
@@ -602,8 +607,8 @@ START_TEST(test_send_one_at_a_time)
         static const uint8_t b[] = { 0xab };
 
         make_ready();
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 1, F->now), 0);
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, b, 1, 2, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 1, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, b, 1, true, 2, F->now), 0);
         expect_last("AT+QLWDATASEND=19,0,0,2,0102,0x0100");
         feed("OK");
         expect_last("AT+QLWDATASEND=19,0,0,2,0102,0x0100");     /* the OK is not enough */
@@ -627,12 +632,13 @@ static const struct {
         const char *result;             /* async line after OK; NULL: none (send timeout) */
         int expected;
         const char *why_has;
+        const char *said;
 } send_failures[] = {
-        { "OK", "SEND FAIL", -ECOMM, "SEND FAIL" },
-        { "ERROR", NULL, -EIO, "ERROR" },
-        { "+CME ERROR: 50", NULL, -EIO, "+CME ERROR: 50" },
-        { "OK", NULL, -ETIMEDOUT, "send_timeout_s" },
-        { NULL, NULL, -ETIMEDOUT, "command_timeout_ms" },
+        { "OK", "SEND FAIL", -ECOMM, "SEND FAIL", "SEND FAIL" },
+        { "ERROR", NULL, -EIO, "ERROR", "ERROR" },
+        { "+CME ERROR: 50", NULL, -EIO, "+CME ERROR: 50", "+CME ERROR: 50" },
+        { "OK", NULL, -ETIMEDOUT, "send_timeout_s", "no SEND OK within 60 s" },
+        { NULL, NULL, -ETIMEDOUT, "command_timeout_ms", "no answer within 300 ms" },
 };
 
 START_TEST(test_send_failure)
@@ -640,8 +646,8 @@ START_TEST(test_send_failure)
         static const uint8_t b[] = { 0x10 };
 
         make_ready();
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 42, F->now), 0);
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, b, 1, 43, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 42, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, b, 1, true, 43, F->now), 0);
         if (send_failures[_i].answer)
                 feed(send_failures[_i].answer);
         if (send_failures[_i].result)
@@ -657,6 +663,7 @@ START_TEST(test_send_failure)
         ck_assert_uint_eq(F->done[0].cookie, 42);
         ck_assert_int_eq(F->done[0].result, send_failures[_i].expected);
         ck_assert_ptr_nonnull(strstr(F->done[0].why, send_failures[_i].why_has));
+        ck_assert_str_eq(F->done[0].said, send_failures[_i].said);
         if (send_failures[_i].expected == -ETIMEDOUT) {
                 /* Finding 3: a timed-out send's result may still come, and the module takes no new
                  * confirmable send before it. The next one waits; the late SEND OK settles the
@@ -676,6 +683,7 @@ START_TEST(test_send_failure)
         ck_assert_uint_eq(F->n_done, 2);
         ck_assert_uint_eq(F->done[1].cookie, 43);
         ck_assert_int_eq(F->done[1].result, 0);
+        ck_assert_str_eq(F->done[1].said, "SEND OK");
 }
 END_TEST
 
@@ -686,8 +694,8 @@ START_TEST(test_stale_send_released)
         static const uint8_t b[] = { 0x10 };
 
         make_ready();
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 1, F->now), 0);
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, b, 1, 2, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 1, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, b, 1, true, 2, F->now), 0);
         feed("OK");
         advance(60 * SEC);
         ck_assert_uint_eq(F->n_done, 1);
@@ -714,21 +722,22 @@ START_TEST(test_send_never_written)
         static const uint8_t b[] = { 0x10 }, c[] = { 0x20 };
 
         make_ready();
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 1, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 1, F->now), 0);
         advance(300 * MS);                      /* no answer: written, timed out */
         ck_assert_int_eq(F->done[0].result, -ETIMEDOUT);
         ck_assert_ptr_nonnull(strstr(F->done[0].why, "may still reach the platform"));
         feed("OK");                             /* its late result settles it */
         feed("SEND OK");
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, b, 1, 2, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, b, 1, true, 2, F->now), 0);
         ck_assert_str_eq(last(), "AT+CMEE?");   /* the resync ahead of it ... */
         advance(300 * MS);                      /* ... is not answered either */
         ck_assert_uint_eq(F->n_done, 2);
         ck_assert_uint_eq(F->done[1].cookie, 2);
         ck_assert_int_eq(F->done[1].result, -ETIMEDOUT);
         ck_assert_msg(strstr(F->done[1].why, "was not sent"), "%s", F->done[1].why);
+        ck_assert_str_eq(F->done[1].said, "");          /* nothing reached the module */
         /* The module is back: the next send goes out after one resync, not after send_timeout_s. */
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, c, 1, 3, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, c, 1, true, 3, F->now), 0);
         answer_resync();
         expect_last("AT+QLWDATASEND=19,0,0,1,20,0x0100");
         feed("OK");
@@ -768,10 +777,10 @@ START_TEST(test_send_codes)
                 make_ready();
         if (send_codes[_i].ctx == CTX_READY_FULL)
                 for (unsigned k = 0; k < F->cfg.send_queue; k++)
-                        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, k, F->now), 0);
+                        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, k, F->now), 0);
         set_gate(send_codes[_i].gate);
         ck_assert_int_eq(lwm2m_send(F->s, send_codes[_i].obj, send_codes[_i].inst, send_codes[_i].res, data,
-                                    send_codes[_i].len, 99, F->now), send_codes[_i].expected);
+                                    send_codes[_i].len, true, 99, F->now), send_codes[_i].expected);
 }
 END_TEST
 
@@ -779,30 +788,31 @@ START_TEST(test_queue_bound_counts_inflight)
 {
         make_ready();
         for (unsigned k = 0; k < 4; k++)
-                ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, k, F->now), 0);
+                ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, k, F->now), 0);
         ck_assert_uint_eq(lwm2m_queue_length(F->s), 4);
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 4, F->now), -ENOBUFS);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 4, F->now), -ENOBUFS);
         feed("OK");
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 4, F->now), -ENOBUFS);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 4, F->now), -ENOBUFS);
         feed("SEND OK");
         ck_assert_uint_eq(lwm2m_queue_length(F->s), 3);
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 4, F->now), 0);
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 5, F->now), -ENOBUFS);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 4, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 5, F->now), -ENOBUFS);
 }
 END_TEST
 
 START_TEST(test_gate_close_fails_queued)
 {
         make_ready();
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 1, F->now), 0);
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 2, F->now), 0);
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 3, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 1, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 2, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 3, F->now), 0);
         feed("OK");
         set_gate(AT_GATE_CLOSED);
         ck_assert_uint_eq(F->n_done, 2);
         ck_assert_uint_eq(F->done[0].cookie, 2);
         ck_assert_int_eq(F->done[0].result, -EBUSY);
         ck_assert_ptr_nonnull(strstr(F->done[0].why, "upgrade"));
+        ck_assert_str_eq(F->done[0].said, "");
         ck_assert_uint_eq(F->done[1].cookie, 3);
         ck_assert_int_eq(F->done[1].result, -EBUSY);
         ck_assert_uint_eq(lwm2m_queue_length(F->s), 1);
@@ -818,8 +828,8 @@ END_TEST
 START_TEST(test_stop_fails_sends)
 {
         make_ready();
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 1, F->now), 0);
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 2, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 1, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 2, F->now), 0);
         feed("OK");
         lwm2m_stop(F->s, "the module rebooted", F->now);
         ck_assert_int_eq(lwm2m_get_state(F->s), LWM2M_STATE_STOPPED);
@@ -827,8 +837,10 @@ START_TEST(test_stop_fails_sends)
         ck_assert_uint_eq(F->n_done, 2);
         ck_assert_uint_eq(F->done[0].cookie, 1);
         ck_assert_int_eq(F->done[0].result, -ECONNRESET);
+        ck_assert_str_eq(F->done[0].said, "no SEND OK before the module was lost");
         ck_assert_uint_eq(F->done[1].cookie, 2);
         ck_assert_int_eq(F->done[1].result, -ENOTCONN);
+        ck_assert_str_eq(F->done[1].said, "");
         ck_assert_uint_eq(lwm2m_queue_length(F->s), 0);
         ck_assert_uint_eq(lwm2m_next_deadline(F->s), UINT64_MAX);
         feed("SEND OK");        /* late: nobody to credit */
@@ -842,8 +854,8 @@ END_TEST
 START_TEST(test_reboot_mid_send)
 {
         make_ready();
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 1, F->now), 0);
-        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, 2, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 1, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 2, F->now), 0);
         /* The module reboots before answering: the channel fails the command, then reports. */
         feed("Leaving the BROM");
         feed("RDY");
@@ -851,11 +863,161 @@ START_TEST(test_reboot_mid_send)
         ck_assert_uint_eq(F->n_done, 2);
         ck_assert_uint_eq(F->done[0].cookie, 1);
         ck_assert_int_eq(F->done[0].result, -ECONNRESET);
+        ck_assert_str_eq(F->done[0].said, "no OK before the module was lost");
         ck_assert_uint_eq(F->done[1].cookie, 2);
         ck_assert_int_eq(F->done[1].result, -ENOTCONN);
+        ck_assert_str_eq(F->done[1].said, "");
         /* Start again: a fresh registration without QLWDEL. */
         lwm2m_start(F->s, IMEI, F->now);
         expect_last("AT+QLWSERV=\"180.101.147.115\",5683");
+}
+END_TEST
+
+/* ---- non-confirmable sends ---------------------------------------------------------------- */
+
+/* Mode 0x0000: written as such, delivered on the command's OK (the module prints no SEND OK for
+ * it), no send deadline of its own; a SEND OK that comes afterwards is credited to nobody, not
+ * to the send behind it. */
+START_TEST(test_send_nonconfirmable)
+{
+        static const uint8_t b[] = { 0xab };
+
+        make_ready();
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, false, 1, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, b, 1, true, 2, F->now), 0);
+        expect_last("AT+QLWDATASEND=19,0,0,2,0102,0x0000");
+        ck_assert_uint_eq(lwm2m_queue_length(F->s), 2);
+        ck_assert_uint_eq(lwm2m_next_deadline(F->s), UINT64_MAX);      /* the channel times the OK */
+        feed("OK");
+        ck_assert_uint_eq(F->n_done, 1);
+        ck_assert_uint_eq(F->done[0].cookie, 1);
+        ck_assert_int_eq(F->done[0].result, 0);
+        ck_assert_str_eq(F->done[0].said, "OK");
+        ck_assert_ptr_nonnull(strstr(F->done[0].why, "non-confirmable"));
+        /* The confirmable one behind it goes at once. */
+        expect_last("AT+QLWDATASEND=19,0,0,1,AB,0x0100");
+        ck_assert_uint_eq(lwm2m_queue_length(F->s), 1);
+        feed("SEND OK");                /* stray (the NON has none): not the CON's result */
+        ck_assert_uint_eq(F->n_done, 1);
+        feed("OK");
+        ck_assert_uint_eq(F->n_done, 1);
+        feed("SEND OK");
+        ck_assert_uint_eq(F->n_done, 2);
+        ck_assert_uint_eq(F->done[1].cookie, 2);
+        ck_assert_int_eq(F->done[1].result, 0);
+        ck_assert_str_eq(F->done[1].said, "SEND OK");
+
+        /* A late SEND OK / SEND FAIL after a NON while nothing waits: credited to nobody, and it
+         * holds nothing (the next NON goes out at once). */
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, b, 1, false, 3, F->now), 0);
+        feed("OK");
+        ck_assert_uint_eq(F->n_done, 3);
+        feed("SEND FAIL");
+        feed("SEND OK");
+        ck_assert_uint_eq(F->n_done, 3);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, b, 1, false, 4, F->now), 0);
+        expect_last("AT+QLWDATASEND=19,0,0,1,AB,0x0000");
+        feed("OK");
+        ck_assert_uint_eq(F->n_done, 4);
+        ck_assert_int_eq(F->done[3].result, 0);
+        ck_assert_uint_eq(lwm2m_queue_length(F->s), 0);
+        ck_assert_uint_eq(lwm2m_next_deadline(F->s), UINT64_MAX);
+}
+END_TEST
+
+/* A NON send's failures and their tokens; none holds the next send for send_timeout_s. */
+static const struct {
+        const char *answer;             /* NULL: none (command timeout) */
+        int expected;
+        const char *said;
+} non_failures[] = {
+        { "ERROR", -EIO, "ERROR" },
+        { "+CME ERROR: 4", -EIO, "+CME ERROR: 4" },
+        { NULL, -ETIMEDOUT, "no answer within 300 ms" },
+};
+
+START_TEST(test_send_nonconfirmable_failure)
+{
+        static const uint8_t b[] = { 0x10 };
+
+        make_ready();
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, false, 1, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, b, 1, false, 2, F->now), 0);
+        expect_last("AT+QLWDATASEND=19,0,0,2,0102,0x0000");
+        if (non_failures[_i].answer)
+                feed(non_failures[_i].answer);
+        else
+                advance(300 * MS);
+        ck_assert_uint_eq(F->n_done, 1);
+        ck_assert_uint_eq(F->done[0].cookie, 1);
+        ck_assert_int_eq(F->done[0].result, non_failures[_i].expected);
+        ck_assert_str_eq(F->done[0].said, non_failures[_i].said);
+        if (!non_failures[_i].answer)
+                answer_resync();        /* the channel resyncs; no send_timeout_s wait */
+        expect_last("AT+QLWDATASEND=19,0,0,1,10,0x0000");
+        ck_assert_uint_eq(lwm2m_next_deadline(F->s), UINT64_MAX);
+        feed("OK");
+        ck_assert_uint_eq(F->n_done, 2);
+        ck_assert_int_eq(F->done[1].result, 0);
+        ck_assert_str_eq(F->done[1].said, "OK");
+}
+END_TEST
+
+/* Mixed modes keep the queue order and one send at a time: a NON behind a CON waits for the
+ * CON's SEND OK (bc26-at.md 1.2: nothing after a CON before its result). */
+START_TEST(test_send_mixed_order)
+{
+        static const uint8_t b[] = { 0x0b }, c[] = { 0x0c };
+
+        make_ready();
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 1, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, b, 1, false, 2, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, c, 1, true, 3, F->now), 0);
+        expect_last("AT+QLWDATASEND=19,0,0,2,0102,0x0100");
+        feed("OK");
+        expect_last("AT+QLWDATASEND=19,0,0,2,0102,0x0100");
+        feed("SEND OK");
+        expect_last("AT+QLWDATASEND=19,0,0,1,0B,0x0000");
+        feed("OK");
+        expect_last("AT+QLWDATASEND=19,0,0,1,0C,0x0100");
+        feed("OK");
+        feed("SEND FAIL");
+        ck_assert_uint_eq(F->n_done, 3);
+        ck_assert_uint_eq(F->done[0].cookie, 1);
+        ck_assert_str_eq(F->done[0].said, "SEND OK");
+        ck_assert_uint_eq(F->done[1].cookie, 2);
+        ck_assert_str_eq(F->done[1].said, "OK");
+        ck_assert_uint_eq(F->done[2].cookie, 3);
+        ck_assert_int_eq(F->done[2].result, -ECOMM);
+        ck_assert_str_eq(F->done[2].said, "SEND FAIL");
+}
+END_TEST
+
+/* What is never written says "" (gated, stopped); a NON lost mid-command says so. */
+START_TEST(test_send_said_nothing_written)
+{
+        make_ready();
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, false, 1, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, false, 2, F->now), 0);
+        set_gate(AT_GATE_CLOSED);       /* the queued one fails; the written one is tracked */
+        ck_assert_uint_eq(F->n_done, 1);
+        ck_assert_uint_eq(F->done[0].cookie, 2);
+        ck_assert_int_eq(F->done[0].result, -EBUSY);
+        ck_assert_str_eq(F->done[0].said, "");
+        feed("OK");
+        ck_assert_uint_eq(F->n_done, 2);
+        ck_assert_str_eq(F->done[1].said, "OK");
+        set_gate(AT_GATE_OPEN);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, false, 3, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, false, 4, F->now), 0);
+        lwm2m_stop(F->s, "the tty went away", F->now);
+        ck_assert_uint_eq(F->n_done, 4);
+        ck_assert_uint_eq(F->done[2].cookie, 3);
+        ck_assert_int_eq(F->done[2].result, -ECONNRESET);
+        ck_assert_str_eq(F->done[2].said, "no OK before the module was lost");
+        ck_assert_uint_eq(F->done[3].cookie, 4);
+        ck_assert_int_eq(F->done[3].result, -ENOTCONN);
+        ck_assert_str_eq(F->done[3].said, "");
 }
 END_TEST
 
@@ -1158,6 +1320,10 @@ static Suite *lwm2m_suite(void)
         tcase_add_test(tc, test_gate_close_fails_queued);
         tcase_add_test(tc, test_stop_fails_sends);
         tcase_add_test(tc, test_reboot_mid_send);
+        tcase_add_test(tc, test_send_nonconfirmable);
+        tcase_add_loop_test(tc, test_send_nonconfirmable_failure, 0, N(non_failures));
+        tcase_add_test(tc, test_send_mixed_order);
+        tcase_add_test(tc, test_send_said_nothing_written);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("downlink");

@@ -320,6 +320,76 @@ class DataSend(SimTest):
         self.assertEqual(s.at("AT+QLWDATASEND=19,0,0,1,05,0x0100"), b"\r\nOK\r\n")     # one-shot
         s.read_until(b"SEND OK\r\n")
 
+    def test_send_results_sequence(self):
+        """send-results: SEND FAIL twice then SEND OK, then back to ok; each send logged."""
+        s = self.sim
+        s.at("ATE0")
+        s.register()
+        self.assertEqual(s.control("send-results fail,fail,ok"), "ok")
+        got = []
+        for payload in ("A1", "A1", "A1", "B2"):
+            self.assertEqual(s.at("AT+QLWDATASEND=19,0,0,1,%s,0x0100" % payload), b"\r\nOK\r\n")
+            got.append(s.read_until(b"\r\n", 1) + s.read_until(b"\r\n"))
+        self.assertEqual(got, [b"\r\nSEND FAIL\r\n", b"\r\nSEND FAIL\r\n", b"\r\nSEND OK\r\n",
+                               b"\r\nSEND OK\r\n"])
+        log = [ln for ln in s.log() if ln.startswith(("# datasend ", "# send-result"))]
+        self.assertEqual(log, ["# send-results fail,fail,ok",
+                               "# datasend 19/0/0 A1 con OK", "# send-result A1 fail",
+                               "# datasend 19/0/0 A1 con OK", "# send-result A1 fail",
+                               "# datasend 19/0/0 A1 con OK", "# send-result A1 ok",
+                               "# datasend 19/0/0 B2 con OK", "# send-result B2 ok"])
+
+    def test_send_results_non_and_one_shot(self):
+        """NON answers OK only (a "fail" is a silent loss), error answers ERROR; refused sends
+        consume nothing; the one-shot send-result goes before the sequence."""
+        s = self.sim
+        s.at("ATE0")
+        self.assertEqual(s.control("send-results error,fail,ok"), "ok")
+        self.assertEqual(s.at("AT+QLWDATASEND=19,0,0,1,01,0x0000"), b"\r\nERROR\r\n")   # not registered
+        s.register()
+        self.assertEqual(s.at("AT+QLWDATASEND=19,0,0,1,02,0x0000"), b"\r\nERROR\r\n")
+        self.assertEqual(s.at("AT+QLWDATASEND=19,0,0,1,03,0x0000"), b"\r\nOK\r\n")
+        self.assertEqual(s.at("AT+QLWDATASEND=19,0,0,1,04,0x0000"), b"\r\nOK\r\n")
+        self.assertEqual(s.at("AT+QLWDATASEND=5,1,7,1,05,0x0000"), b"\r\nOK\r\n")       # back to ok
+        self.assertEqual(s.drain(0.15), b"")                     # never SEND OK/FAIL for NON
+        # One-shot first, then the sequence goes on; a refused CON consumes nothing either.
+        s.control("send-results fail,ok")
+        s.control("send-result error")
+        self.assertEqual(s.at("AT+QLWDATASEND=19,0,0,1,06,0x0100"), b"\r\nERROR\r\n")
+        self.assertEqual(s.at("AT+QLWDATASEND=19,0,0,1,07,0x0100"), b"\r\nOK\r\n")
+        self.assertEqual(s.at("AT+QLWDATASEND=19,0,0,1,08,0x0100"), b"\r\nERROR\r\n")   # CON outstanding
+        self.assertEqual(s.read_until(b"\r\n", 1) + s.read_until(b"\r\n"), b"\r\nSEND FAIL\r\n")
+        self.assertEqual(s.at("AT+QLWDATASEND=19,0,0,1,09,0x0100"), b"\r\nOK\r\n")
+        self.assertEqual(s.read_until(b"SEND OK\r\n"), b"\r\nSEND OK\r\n")
+        log = [ln for ln in s.log() if ln.startswith("# datasend ")]
+        self.assertEqual(log, ["# datasend 19/0/0 01 non ERROR not-registered",
+                               "# datasend 19/0/0 02 non ERROR",
+                               "# datasend 19/0/0 03 non OK lost",
+                               "# datasend 19/0/0 04 non OK",
+                               "# datasend 5/1/7 05 non OK",
+                               "# datasend 19/0/0 06 con ERROR",
+                               "# datasend 19/0/0 07 con OK",
+                               "# datasend 19/0/0 08 con ERROR con-outstanding",
+                               "# datasend 19/0/0 09 con OK"])
+        # Deliveries: "non OK" lines plus "send-result ... ok" lines.
+        delivered = [ln for ln in s.log() if re.fullmatch(r"# datasend \S+ \S+ non OK", ln) or
+                     re.fullmatch(r"# send-result \S+ ok", ln)]
+        self.assertEqual(len(delivered), 3)
+
+    def test_send_results_usage(self):
+        s = self.sim
+        usage = "err usage: send-results <ok|fail|error>[,...] (at most 256) | none"
+        for bad in ("send-results", "send-results ok fail", "send-results ok,maybe",
+                    "send-results ok,,fail", "send-results " + ",".join(["ok"] * 257)):
+            self.assertEqual(s.control(bad), usage, bad)
+        self.assertEqual(s.control("send-results " + ",".join(["fail"] * 256)), "ok")
+        self.assertEqual(s.control("send-results none"), "ok")     # cleared: ok again
+        s.at("ATE0")
+        s.register()
+        self.assertEqual(s.at("AT+QLWDATASEND=19,0,0,1,01,0x0100"), b"\r\nOK\r\n")
+        self.assertEqual(s.read_until(b"SEND OK\r\n"), b"\r\nSEND OK\r\n")
+        self.assertIn("# send-results none", s.log())
+
     def test_hold_send(self):
         s = self.sim
         s.at("ATE0")

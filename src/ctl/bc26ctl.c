@@ -1,5 +1,5 @@
 /* bc26ctl.c - the command-line client of bc26d's D-Bus API (doc/dbus-api.md): status, monitor,
- * send, reset, history. Owns only talking to the bus and printing; argument checks live in ctl-args.c. */
+ * send (and send --queue), queue, reset, history, metrics. Owns only talking to the bus and printing; argument checks live in ctl-args.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,6 +20,7 @@
 
 #include "ctl-args.h"
 #include "ctl-history.h"
+#include "ctl-queue.h"
 #include "metrics.h"
 #include "durable.h"
 
@@ -345,8 +346,8 @@ static void print_value_json(FILE *f, const struct value *v)
 /* ---- errors and exit codes ---------------------------------------------------------------- */
 
 /* Turn a failed call into one line on stderr and the contract's exit code. The daemon's own
- * errors (UpgradeInProgress, NotReady, SendFailed, QueueFull, InvalidArgs) carry a sentence
- * saying why; it is printed as is. */
+ * errors (UpgradeInProgress, NotReady, SendFailed, QueueFull, StorageFailed, NotSupported,
+ * InvalidArgs) carry a sentence saying why; it is printed as is. */
 static int report_error(const char *what, int r, const sd_bus_error *e)
 {
         if (sd_bus_error_has_name(e, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
@@ -357,7 +358,8 @@ static int report_error(const char *what, int r, const sd_bus_error *e)
         }
         if (sd_bus_error_has_name(e, SD_BUS_ERROR_ACCESS_DENIED)) {
                 /* The bus daemon's own message is a long dump of the rule match; say who may. */
-                if (strcmp(what, "send") == 0 || strcmp(what, "reset") == 0)
+                if (strcmp(what, "send") == 0 || strcmp(what, "reset") == 0 ||
+                    strcmp(what, "queue") == 0)
                         fprintf(stderr, "bc26ctl: access denied (%s needs root or membership of "
                                 "group bc26)\n", what);
                 else
@@ -644,6 +646,125 @@ static int cmd_history(sd_bus *bus, bool json)
         return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/* ---- queue ------------------------------------------------------------------------------- */
+
+/* Set the member of e that key names, if v has the key's type; anything else is skipped, so a
+ * newer bc26d may add keys (doc/dbus-api.md). */
+static void queue_entry_set(struct ctl_queue_entry *e, const char *key, const struct value *v)
+{
+        if (strcmp(key, "id") == 0 && v->type == 't')
+                e->id = v->u;
+        else if (strcmp(key, "enqueued") == 0 && v->type == 't')
+                e->enqueued = v->u;
+        else if (strcmp(key, "expires") == 0 && v->type == 't')
+                e->expires = v->u;
+        else if (strcmp(key, "size") == 0 && v->type == 'u')
+                e->size = (uint32_t) v->u;
+        else if (strcmp(key, "attempts") == 0 && v->type == 'u')
+                e->attempts = (uint32_t) v->u;
+        else if (strcmp(key, "object") == 0 && v->type == 'u')
+                e->object = (uint32_t) v->u;
+        else if (strcmp(key, "instance") == 0 && v->type == 'u')
+                e->instance = (uint32_t) v->u;
+        else if (strcmp(key, "resource") == 0 && v->type == 'u')
+                e->resource = (uint32_t) v->u;
+        else if (strcmp(key, "confirmable") == 0 && v->type == 'b')
+                e->confirmable = v->b;
+        else if (strcmp(key, "next_attempt") == 0 && v->type == 't')
+                e->next_attempt = v->u;
+}
+
+/* A GetQueue() reply, aa{sv}, in id order, into a new array (*out, free() it). */
+static int read_queue(sd_bus_message *m, struct ctl_queue_entry **out, size_t *n_out)
+{
+        struct ctl_queue_entry *v = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "a{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(m, 'a', "{sv}")) > 0) {
+                if (n == allocated) {
+                        size_t k = allocated ? allocated * 2 : 64;
+                        struct ctl_queue_entry *p = realloc(v, k * sizeof(*v));
+
+                        if (!p) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        v = p;
+                        allocated = k;
+                }
+                memset(&v[n], 0, sizeof(v[n]));
+                v[n].confirmable = true;        /* Enqueue's default */
+                while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                        const char *key;
+                        struct value x;
+
+                        r = sd_bus_message_read_basic(m, 's', &key);
+                        if (r >= 0)
+                                r = read_value(m, &x);
+                        if (r >= 0)
+                                queue_entry_set(&v[n], key, &x);
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(m);
+                        if (r < 0)
+                                break;
+                }
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+                n++;
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(m);
+        if (r < 0) {
+                free(v);
+                return r;
+        }
+        *out = v;
+        *n_out = n;
+        return 0;
+}
+
+/* queue [--json]: GetQueue as a table or JSON; queue --clear: ClearQueue and its count. */
+static int cmd_queue(sd_bus *bus, const struct ctl_args *a)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        struct ctl_queue_entry *entries = NULL;
+        size_t n = 0;
+        uint32_t dropped;
+        int r;
+
+        if (a->clear) {
+                r = sd_bus_call_method(bus, BC26D_NAME, BC26D_PATH, BC26D_LWM2M, "ClearQueue", &e,
+                                       &reply, "");
+                if (r < 0)
+                        return report_error("queue", r, &e);
+                r = sd_bus_message_read(reply, "u", &dropped);
+                if (r < 0) {
+                        fprintf(stderr, "bc26ctl: cannot parse a reply: %s\n", strerror(-r));
+                        return EXIT_FAILURE;
+                }
+                ctl_queue_print_cleared(stdout, dropped);
+                return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        }
+
+        r = sd_bus_call_method(bus, BC26D_NAME, BC26D_PATH, BC26D_LWM2M, "GetQueue", &e, &reply, "");
+        if (r < 0)
+                return report_error("queue", r, &e);
+        r = read_queue(reply, &entries, &n);
+        if (r < 0) {
+                fprintf(stderr, "bc26ctl: cannot parse a reply: %s\n", strerror(-r));
+                return EXIT_FAILURE;
+        }
+        if (a->json)
+                ctl_queue_print_json(stdout, entries, n);
+        else
+                ctl_queue_print_text(stdout, entries, n, now_realtime_usec());
+        free(entries);
+        return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 /* ---- the event loop: monitor, and calls that wait for as long as the daemon needs --------- */
 
 static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -728,11 +849,53 @@ static int call_and_wait(sd_bus *bus, sd_bus_message *m, const char *what, const
         return r;
 }
 
+/* send --queue: Enqueue, which replies as soon as the message is on disk (no long wait, so the
+ * default method-call timeout is fine); print the id. */
+static int cmd_enqueue(sd_bus *bus, const struct ctl_args *a)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        uint64_t id;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, BC26D_NAME, BC26D_PATH, BC26D_LWM2M, "Enqueue");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "uuu", (uint32_t) a->obj, (uint32_t) a->inst,
+                                          (uint32_t) a->res);
+        if (r >= 0)
+                r = sd_bus_message_append_array(m, 'y', a->data, a->len);
+        /* Only the options given: the daemon's defaults ([outbox] default_ttl_s, confirmable)
+         * apply to the others. */
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && a->has_ttl)
+                r = sd_bus_message_append(m, "{sv}", "ttl", "u", a->ttl);
+        if (r >= 0 && a->non_confirmable)
+                r = sd_bus_message_append(m, "{sv}", "confirmable", "b", 0);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return report_error("send", r, NULL);
+        r = sd_bus_call(bus, m, 0, &e, &reply);
+        if (r < 0)
+                return report_error("send", r, &e);
+        r = sd_bus_message_read(reply, "t", &id);
+        if (r < 0) {
+                fprintf(stderr, "bc26ctl: cannot parse a reply: %s\n", strerror(-r));
+                return EXIT_FAILURE;
+        }
+        printf("%" PRIu64 "\n", id);
+        return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 static int cmd_send(sd_bus *bus, const struct ctl_args *a)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
+        if (a->queue)
+                return cmd_enqueue(bus, a);
         r = sd_bus_message_new_method_call(bus, &m, BC26D_NAME, BC26D_PATH, BC26D_LWM2M, "SendData");
         if (r >= 0)
                 r = sd_bus_message_append(m, "uuu", (uint32_t) a->obj, (uint32_t) a->inst,
@@ -1122,6 +1285,8 @@ static const struct {
         { "DataReceived", { "object", "instance", "resource", "data" } },
         { "UpgradeStarted", { NULL } },
         { "UpgradeFinished", { "result", "code" } },
+        { "DataDelivered", { "id" } },
+        { "DataDropped", { "id", "reason" } },
 };
 
 static const char *signal_arg_name(const char *member, size_t i, char *buf, size_t size)
@@ -1251,6 +1416,9 @@ static void help(void)
         printf("Usage: bc26ctl [--json] status\n"
                "       bc26ctl [--json] monitor\n"
                "       bc26ctl send OBJ/INST/RES HEX\n"
+               "       bc26ctl send --queue [--ttl S] [--non-confirmable] OBJ/INST/RES HEX\n"
+               "       bc26ctl [--json] queue\n"
+               "       bc26ctl queue --clear\n"
                "       bc26ctl reset\n"
                "       bc26ctl [--json] history\n"
                "       bc26ctl metrics [--output FILE]\n"
@@ -1265,14 +1433,24 @@ static void help(void)
                "  send      send HEX (1..%u bytes, e.g. 0102ff) as a confirmable LwM2M uplink\n"
                "            on OBJ/INST/RES (ids 0..%u, e.g. 19/0/0) and wait for SEND OK,\n"
                "            however long the queue ahead of it takes\n"
+               "            --queue: hand it to bc26d's outbox instead (kept on disk, delivered\n"
+               "            in order when the module is ready, even after an upgrade or a\n"
+               "            restart) and print its id as soon as it is stored\n"
+               "  queue     list the messages waiting in the outbox; --clear drops them all\n"
                "  reset     reset the module (refused while a firmware upgrade runs)\n"
                "  history   list the firmware upgrades bc26d recorded, newest first\n"
                "  metrics   print bc26d's metrics in the Prometheus text format; bc26_up 0\n"
                "            (and exit 0) when bc26d is not running\n"
                "\n"
                "Options:\n"
-               "  --json    status, monitor, history: JSON output (monitor: one object per\n"
-               "            line)\n"
+               "  --json    status, monitor, history, queue: JSON output (monitor: one object\n"
+               "            per line)\n"
+               "  --queue   send: store and forward through the outbox (Enqueue)\n"
+               "  --ttl S   send --queue: drop the message if not delivered within S seconds\n"
+               "            (0..%u; 0 never; default: bc26d's [outbox] default_ttl_s)\n"
+               "  --non-confirmable\n"
+               "            send --queue: send it as a non-confirmable uplink\n"
+               "  --clear   queue: drop every waiting message and print how many\n"
                "  --output FILE\n"
                "            metrics: replace FILE atomically (mode 0644) instead of printing\n"
                "  -h, --help\n"
@@ -1281,7 +1459,7 @@ static void help(void)
                "Exit status: 0 done, 1 refused or failed, 2 usage error, 69 bc26d not running\n"
                "or no system bus, 77 access denied.\n"
                "DBUS_SYSTEM_BUS_ADDRESS selects another bus. See bc26d's doc/dbus-api.md.\n",
-               CTL_PAYLOAD_MAX, CTL_ID_MAX);
+               CTL_PAYLOAD_MAX, CTL_ID_MAX, CTL_TTL_MAX);
 }
 
 int main(int argc, char *argv[])
@@ -1309,6 +1487,7 @@ int main(int argc, char *argv[])
         case CTL_COMMAND_SEND:
         case CTL_COMMAND_RESET:
         case CTL_COMMAND_HISTORY:
+        case CTL_COMMAND_QUEUE:
                 break;
         case CTL_COMMAND_METRICS:
                 return cmd_metrics(&a);         /* no bus is an answer there: bc26_up 0 */
@@ -1330,6 +1509,8 @@ int main(int argc, char *argv[])
                 return cmd_reset(bus);
         case CTL_COMMAND_HISTORY:
                 return cmd_history(bus, a.json);
+        case CTL_COMMAND_QUEUE:
+                return cmd_queue(bus, &a);
         case CTL_COMMAND_HELP:
         case CTL_COMMAND_VERSION:
         case CTL_COMMAND_METRICS:

@@ -1,5 +1,6 @@
 /* ctl-args.c - bc26ctl's pure argument parser: no I/O, no globals. Everything bc26d would
- * refuse with InvalidArgs is caught here, so a typo is a usage error and never reaches the bus. */
+ * refuse with InvalidArgs (SendData's and Enqueue's ids, payload and ttl) is caught here, so a
+ * typo is a usage error and never reaches the bus. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,6 +30,8 @@ const char *ctl_command_to_string(enum ctl_command c)
                 return "metrics";
         case CTL_COMMAND_HISTORY:
                 return "history";
+        case CTL_COMMAND_QUEUE:
+                return "queue";
         }
         return "unknown";
 }
@@ -128,6 +131,30 @@ int ctl_parse_hex(const char *s, uint8_t *out, size_t max, size_t *len, char *er
         return 0;
 }
 
+int ctl_parse_ttl(const char *s, uint32_t *out, char *err, size_t errsz)
+{
+        unsigned long v = 0;
+        const char *p = s;
+
+        if (s[0] == '\0')
+                return fail(err, errsz, "--ttl needs SECONDS (0..%u)", CTL_TTL_MAX);
+        /* Digits only, as for the ids: no sign, no spaces, no unit suffix. */
+        for (; is_digit(*p); p++)
+                if (v <= CTL_TTL_MAX)
+                        v = v * 10 + (unsigned long) (*p - '0');
+        if (*p != '\0')
+                return fail(err, errsz, "--ttl \"%.40s\" is not a number of seconds (0..%u)", s,
+                            CTL_TTL_MAX);
+        if (v > CTL_TTL_MAX) {
+                int digits = (int) (p - s);
+
+                return fail(err, errsz, "--ttl %.*s%s is out of range (0..%u)",
+                            digits > 20 ? 20 : digits, s, digits > 20 ? "..." : "", CTL_TTL_MAX);
+        }
+        *out = (uint32_t) v;
+        return 0;
+}
+
 static const struct {
         const char *name;
         enum ctl_command command;
@@ -139,6 +166,7 @@ static const struct {
         { "reset", CTL_COMMAND_RESET, 0 },
         { "metrics", CTL_COMMAND_METRICS, 0 },
         { "history", CTL_COMMAND_HISTORY, 0 },
+        { "queue", CTL_COMMAND_QUEUE, 0 },
 };
 
 int ctl_args_parse(int argc, char *const argv[], struct ctl_args *a, char *err, size_t errsz)
@@ -147,6 +175,7 @@ int ctl_args_parse(int argc, char *const argv[], struct ctl_args *a, char *err, 
         int n_pos = 0, n_args = -1;
         bool help = false, version = false, options_done = false;
         const char *bad_option = NULL;
+        const char *ttl = NULL;         /* --ttl's word, checked once the command is known */
         int r;
 
         memset(a, 0, sizeof(*a));
@@ -167,6 +196,17 @@ int ctl_args_parse(int argc, char *const argv[], struct ctl_args *a, char *err, 
                                 a->output = i + 1 < argc ? argv[++i] : "";
                         else if (strncmp(arg, "--output=", strlen("--output=")) == 0)
                                 a->output = arg + strlen("--output=");
+                        else if (strcmp(arg, "--queue") == 0)
+                                a->queue = true;
+                        else if (strcmp(arg, "--ttl") == 0)
+                                /* Like --output: the next word, even "-1"; none: "". */
+                                ttl = i + 1 < argc ? argv[++i] : "";
+                        else if (strncmp(arg, "--ttl=", strlen("--ttl=")) == 0)
+                                ttl = arg + strlen("--ttl=");
+                        else if (strcmp(arg, "--non-confirmable") == 0)
+                                a->non_confirmable = true;
+                        else if (strcmp(arg, "--clear") == 0)
+                                a->clear = true;
                         else if (!bad_option)
                                 bad_option = arg;
                         continue;
@@ -189,7 +229,8 @@ int ctl_args_parse(int argc, char *const argv[], struct ctl_args *a, char *err, 
         if (bad_option)
                 return fail(err, errsz, "unknown option \"%.40s\"", bad_option);
         if (n_pos == 0)
-                return fail(err, errsz, "missing command (status, monitor, send, reset, metrics or history)");
+                return fail(err, errsz,
+                            "missing command (status, monitor, send, queue, reset, metrics or history)");
 
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
                 if (strcmp(pos[0], commands[i].name) == 0) {
@@ -203,12 +244,27 @@ int ctl_args_parse(int argc, char *const argv[], struct ctl_args *a, char *err, 
         if (n_pos - 1 < n_args)
                 return fail(err, errsz, "send needs OBJ/INST/RES and HEX"); /* the only one */
         if (a->json && a->command != CTL_COMMAND_STATUS && a->command != CTL_COMMAND_MONITOR &&
-            a->command != CTL_COMMAND_HISTORY)
-                return fail(err, errsz, "--json is only valid with status, monitor and history");
+            a->command != CTL_COMMAND_HISTORY && a->command != CTL_COMMAND_QUEUE)
+                return fail(err, errsz, "--json is only valid with status, monitor, history and queue");
         if (a->output && a->command != CTL_COMMAND_METRICS)
                 return fail(err, errsz, "--output is only valid with metrics");
         if (a->output && a->output[0] == '\0')
                 return fail(err, errsz, "--output needs a FILE name");
+        if (a->queue && a->command != CTL_COMMAND_SEND)
+                return fail(err, errsz, "--queue is only valid with send");
+        if ((ttl || a->non_confirmable) && !a->queue)
+                return fail(err, errsz, "%s is only valid with send --queue",
+                            ttl ? "--ttl" : "--non-confirmable");
+        if (a->clear && a->command != CTL_COMMAND_QUEUE)
+                return fail(err, errsz, "--clear is only valid with queue");
+        if (a->clear && a->json)
+                return fail(err, errsz, "--json is not valid with queue --clear");
+        if (ttl) {
+                r = ctl_parse_ttl(ttl, &a->ttl, err, errsz);
+                if (r < 0)
+                        return r;
+                a->has_ttl = true;
+        }
 
         if (a->command == CTL_COMMAND_SEND) {
                 r = ctl_parse_path(pos[1], &a->obj, &a->inst, &a->res, err, errsz);
