@@ -422,8 +422,7 @@ static int method_enqueue(sd_bus_message *m, void *userdata, sd_bus_error *error
         case -EOPNOTSUPP:
                 return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED,
                                         "The outbox is disabled ([outbox] enabled = no); use SendData.");
-        case -ENOSPC:
-        case -EDQUOT:
+        case -ENOBUFS:
                 return sd_bus_error_setf(error, BUS_ERROR_QUEUE_FULL, "The outbox is full: %s.", why);
         default:
                 return sd_bus_error_setf(error, BUS_ERROR_STORAGE_FAILED, "%s",

@@ -79,7 +79,7 @@ struct bus_handlers {
         const struct counters *(*counters)(void *ud);
         const struct history *(*history)(void *ud);
         /* Lwm2m1.Enqueue: 0 with *id once the message is durable; -EOPNOTSUPP ([outbox] enabled =
-         * no), -ENOSPC/-EDQUOT (QueueFull), other negative errno (StorageFailed); why says more. */
+         * no), -ENOBUFS (QueueFull), other negative errno (StorageFailed); why says more. */
         int (*enqueue)(void *ud, const struct bus_enqueue *e, uint64_t *id, char *why, size_t why_size);
         /* Lwm2m1.ClearQueue: 0 with *dropped, -EOPNOTSUPP, or negative errno (why). */
         int (*clear_queue)(void *ud, uint32_t *dropped, char *why, size_t why_size);

@@ -138,7 +138,7 @@ int delivery_enqueue(struct delivery *d, const struct delivery_request *rq, uint
         }
         r = outbox_admit(d->outbox, rq->uid, rq->len, why, why_size);
         if (r < 0)
-                return r;
+                return -ENOBUFS;        /* a limit (ENOSPC/EDQUOT there), not the disk */
         m = calloc(1, sizeof(*m));
         if (!m)
                 return -ENOMEM;
@@ -156,6 +156,7 @@ int delivery_enqueue(struct delivery *d, const struct delivery_request *rq, uint
         if (r < 0) {
                 snprintf(why, why_size, "Could not store the message in %s: %s (nothing was queued)",
                          outbox_store_path(d->store), strerror(-r));
+                r = r == -ENOBUFS ? -EIO : r;   /* never mistaken for a queue limit */
         } else {
                 r = outbox_add(d->outbox, m);
                 if (r >= 0)

@@ -41,8 +41,9 @@ int delivery_new(const struct config_outbox *cfg, const char *state_dir, struct 
                  const struct delivery_ops *ops, void *ud, struct delivery **out);
 struct delivery *delivery_free(struct delivery *d);
 
-/* 0 and *id once the message is in the log (fsync'd); -ENOSPC/-EDQUOT (a limit; why has the
- * numbers) or another negative errno (the log could not be written; why names the file). */
+/* 0 and *id once the message is in the log (fsync'd); -ENOBUFS (a limit: the queue's or the
+ * caller's share; why has the numbers) or another negative errno (the log could not be written,
+ * e.g. -ENOSPC for a full disk; why names the file and the error). */
 int delivery_enqueue(struct delivery *d, const struct delivery_request *rq, uint64_t now_realtime,
                      uint64_t *id, char *why, size_t why_size);
 

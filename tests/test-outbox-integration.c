@@ -472,6 +472,61 @@ START_TEST(test_clear_and_list)
 }
 END_TEST
 
+/* A full state directory (a 256 KiB tmpfs filled up): Enqueue fails with StorageFailed naming the
+ * file and the error, nothing is queued; what was stored before is still delivered. */
+START_TEST(test_storage_full)
+{
+        struct harness h;
+        struct harness_events e;
+        char cmd[1024], ev[64];
+        const char *err;
+        uint64_t a, b;
+
+        harness_init(&h);
+        snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=256k,mode=0755 bc26d-test '%s' 2>/dev/null", h.statedir);
+        if (system(cmd) != 0) {
+                fprintf(stderr, "test_storage_full: SKIPPED: cannot mount a small tmpfs here (needs root)\n");
+                harness_cleanup(&h);
+                return;
+        }
+        harness_start_ready(&h, NULL, NULL);
+        harness_events_start(&h, &e);
+        harness_sim(&h, "urc +QIND: \"FOTA\",\"COAPSTART\"");
+        ck_assert(harness_wait_prop(&h, FOTA, "Phase", "downloading", WAIT_MS));
+        a = enqueue(&h, 1);
+        b = enqueue(&h, 2);
+        snprintf(cmd, sizeof(cmd), "dd if=/dev/zero of='%s/filler' bs=4k 2>/dev/null; sync", h.statedir);
+        ck_assert_int_ne(system(cmd), -1);
+        /* The log's last page may still have room for a few records: go on until it has none. */
+        {
+                unsigned k = 3, queued = 2;
+                char want[16];
+
+                while (enqueue_opts(&h, k, NULL, 0, &err) != 0) {
+                        queued++;
+                        ck_assert_msg(++k < 300, "the full disk never refused a message");
+                }
+                ck_assert_msg(strstr(err, "org.bc26d.Error.StorageFailed") && strstr(err, "No space left on device") &&
+                              strstr(err, "/outbox"), "%s", err);
+                snprintf(want, sizeof(want), "%u", queued);
+                ck_assert_str_eq(prop(&h, "Queued"), want);     /* nothing half-queued */
+        }
+        /* The download fails: idle again; the two stored messages go out although their removals
+         * cannot be logged (journal errors say so). */
+        harness_sim(&h, "urc +QIND: \"FOTA\",\"COAPEND\",5");
+        snprintf(ev, sizeof(ev), "DataDelivered %llu", (unsigned long long) a);
+        ck_assert_msg(harness_events_wait(&e, ev, WAIT_MS), "stored message 1 not delivered");
+        snprintf(ev, sizeof(ev), "DataDelivered %llu", (unsigned long long) b);
+        ck_assert_msg(harness_events_wait(&e, ev, WAIT_MS), "stored message 2 not delivered");
+        ck_assert(harness_daemon_alive(&h));
+        harness_events_stop(&e);
+        harness_stop_daemon(&h);
+        snprintf(cmd, sizeof(cmd), "umount -l '%s'", h.statedir);
+        ck_assert_int_eq(system(cmd), 0);
+        harness_cleanup(&h);
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *s = suite_create("outbox");
@@ -487,6 +542,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_bytes_limit);
         tcase_add_test(tc, test_disabled);
         tcase_add_test(tc, test_clear_and_list);
+        tcase_add_test(tc, test_storage_full);
         suite_add_tcase(s, tc);
         return s;
 }
