@@ -6,7 +6,8 @@
 # would: READY=1 before `systemctl start` returns, a meaningful StatusText, the watchdog over
 # 2 minutes of idle, sysusers, the hardened unit's access to its tty, the D-Bus policy for an
 # unprivileged user, logind inhibitor locks during an upgrade, the journal catalog, the upgrade
-# history and the metrics timer's file, a SIGKILL mid-upgrade and a clean stop. One line per assertion: "ok - ..." or "FAIL - ... (why)".
+# history and the metrics timer's file, a SIGKILL mid-upgrade (an enqueued message survives it)
+# and a clean stop. One line per assertion: "ok - ..." or "FAIL - ... (why)".
 # Exit 0: all passed; 1: some failed; 77: the container could not boot here (the reason is
 # printed; reported as skipped, never as passed). Needs root and systemd-nspawn.
 set -uo pipefail
@@ -202,12 +203,16 @@ for _ in $(seq $((50 * scale))); do     # the last lines of the previous playbac
 done
 echo "simulator: play stall-downloaded -> $reply"
 wait_for 20 "test \$(/srv/bc26d-test/prop Fota1 Phase) = downloaded"
+check "during the upgrade 'bc26ctl send --queue' is accepted (an id)" \
+        sh_c "bc26ctl send --queue 19/0/0 0a0b | grep -qx '[0-9][0-9]*'"
 sh_c "systemctl kill -s KILL bc26d"
 check "systemd restarts bc26d after SIGKILL (NRestarts=1, active)" \
         wait_for 30 "test \"\$(systemctl show -P NRestarts bc26d)\" = 1 && systemctl is-active -q bc26d"
 check "after the restart it is still gated (Phase=downloaded)" wait_for 10 "test \$(/srv/bc26d-test/prop Fota1 Phase) = downloaded"
 check "after the restart SendData is refused with UpgradeInProgress" \
         sh_c "bc26ctl send 19/0/0 01 2>&1 | grep -q -i 'upgrade'"
+check "after the SIGKILL the enqueued message still waits (bc26ctl queue)" \
+        sh_c "bc26ctl queue | grep -q '19/0/0'"
 check "systemctl stop bc26d exits cleanly (Result=success, status 0)" \
         sh_c "systemctl stop bc26d && test \"\$(systemctl show -P Result bc26d)\" = success && test \"\$(systemctl show -P ExecMainStatus bc26d)\" = 0"
 
