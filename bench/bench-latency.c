@@ -21,15 +21,22 @@
  *   phase:    the phase-change path, which persists (fsync) before it announces:
  *             COAPSTART -> PropertiesChanged(Phase=downloading), COAPEND,5 ->
  *             PropertiesChanged(Phase=idle), --phase-samples of them in all (p50/p99)
+ *   enqueue:  Lwm2m1.Enqueue(19,0,0,[01 02],{}) call -> reply (the message fsync'd in the state
+ *             dir's outbox log) while a download holds the gate, so nothing is sent (p50/p99),
+ *             each next to its floors: a bare Echo round trip, and a 48-byte append + fdatasync
+ *             of a file in the same state dir (p50/p99 of each and of their per-sample sum);
+ *             a bc26d without Enqueue (a baseline build) gets enqueue_skipped=1
  *
  * Usage: bench-latency --link PATH --daemon BC26D --conf FILE --state-dir DIR --bare BARE
  *                      [--daemon-log FILE] [--samples N] [--starts N] [--phase-samples N]
  *                      [--urc-only]
- * --urc-only skips the start-up and SendData parts (to repeat the URC part on another state dir).
+ * --urc-only skips the start-up and SendData parts (to repeat the URC and Enqueue parts on
+ * another state dir).
  * Prints "key=value" lines; exit 1 if anything failed (a refused call, a timeout). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -554,6 +561,148 @@ static void bench_send(void)
         free(t_bare);
 }
 
+/* ---- Enqueue -> reply (durable), gated, next to an fdatasync loop and a bare round trip --- */
+
+/* One Enqueue, timed call -> reply into *ns: 0, or 2 when the daemon has no such method (a bc26d
+ * from before the outbox answers UnknownMethod); any other error ends the run. */
+static int enqueue_call(uint64_t *ns, uint64_t *id)
+{
+        static const uint8_t payload[] = { 0x01, 0x02 };
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        sd_bus_message *call = NULL, *reply = NULL;
+        uint64_t t0;
+        int r;
+
+        if (sd_bus_message_new_method_call(bus, &call, BC26D_NAME, MODEM_PATH, "org.bc26d.Lwm2m1", "Enqueue") < 0 ||
+            sd_bus_message_append(call, "uuu", 19u, 0u, 0u) < 0 ||
+            sd_bus_message_append_array(call, 'y', payload, sizeof(payload)) < 0 ||
+            sd_bus_message_open_container(call, 'a', "{sv}") < 0 || sd_bus_message_close_container(call) < 0)
+                die("cannot build Enqueue");
+        t0 = now_ns();
+        r = sd_bus_call(bus, call, 10 * 1000000u, &err, &reply);
+        *ns = now_ns() - t0;
+        sd_bus_message_unref(call);
+        if (r < 0) {
+                if (sd_bus_error_has_name(&err, SD_BUS_ERROR_UNKNOWN_METHOD)) {
+                        sd_bus_error_free(&err);
+                        return 2;
+                }
+                die("Enqueue: %s: %s", err.name ? err.name : "", err.message ? err.message : strerror(-r));
+        }
+        if (sd_bus_message_read(reply, "t", id) < 0)
+                die("Enqueue: the reply is not a 't'");
+        sd_bus_message_unref(reply);
+        return 0;
+}
+
+static unsigned clear_queue(void)
+{
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        uint32_t dropped = 0;
+        int r = sd_bus_call_method(bus, BC26D_NAME, MODEM_PATH, "org.bc26d.Lwm2m1", "ClearQueue", &err, &reply, "");
+
+        if (r < 0 || sd_bus_message_read(reply, "u", &dropped) < 0)
+                die("ClearQueue: %s", err.message ? err.message : strerror(-r));
+        sd_bus_message_unref(reply);
+        sd_bus_error_free(&err);
+        return dropped;
+}
+
+/* Enqueue(19,0,0,[01 02], {}) call -> reply, while a download holds the gate (COAPSTART: Phase
+ * downloading, State upgrading), so that the messages stay queued and the pump never sends: this
+ * is the reply path alone (validate, admit, append one record to the state dir's outbox log,
+ * fdatasync, reply). Each sample is taken right after its floors: a bare Echo round trip, and a
+ * 48-byte append + fdatasync() of a file in the same state dir (48 bytes: one outbox record
+ * with a 2-byte payload). The queue is cleared (untimed) every ENQUEUE_BATCH messages and the
+ * floor file cut back with it, so that no [outbox] limit (1024 messages, 50 % per user by
+ * default) is reached with the default config. Then COAPEND,5 ends the download. */
+#define ENQUEUE_BATCH 256
+static void bench_enqueue(void)
+{
+        static const char rec[48] = "bench-latency fdatasync floor: 48 bytes, 1 rec\n";
+        size_t n = (size_t) opt.samples;
+        uint64_t *t_enq = calloc(n, sizeof(uint64_t)), *t_sync = calloc(n, sizeof(uint64_t));
+        uint64_t *t_echo = calloc(n, sizeof(uint64_t)), *t_sum = calloc(n, sizeof(uint64_t));
+        uint64_t id = 0, last_id = 0, ns;
+        unsigned queued = 0;
+        char path[4096 + 32];
+        int fd;
+
+        if (!t_enq || !t_sync || !t_echo || !t_sum)
+                die("out of memory");
+        wait_prop("org.bc26d.Fota1", "Phase", "idle");
+        wait_prop("org.bc26d.Modem1", "State", "ready");
+        mod_line("+QIND: \"FOTA\",\"COAPSTART\"");
+        wait_prop("org.bc26d.Fota1", "Phase", "downloading");
+        wait_prop("org.bc26d.Modem1", "State", "upgrading");
+        /* One untimed call first: the method exists, and the log file is there. */
+        if (enqueue_call(&ns, &id) == 2) {
+                fprintf(stderr, "bench-latency: %s has no Lwm2m1.Enqueue: no enqueue samples\n", opt.daemon);
+                printf("enqueue_skipped=1\n");
+                goto end;
+        }
+        queued = 1;
+        last_id = id;
+        snprintf(path, sizeof(path), "%s/bench-fdatasync-floor", opt.state_dir);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0)
+                die("cannot create %s: %s", path, strerror(errno));
+        for (size_t i = 0; i < n; i++) {
+                sd_bus_error err = SD_BUS_ERROR_NULL;
+                sd_bus_message *reply = NULL;
+                uint64_t t0;
+                int r;
+
+                if (queued >= ENQUEUE_BATCH) {
+                        if (clear_queue() != queued)
+                                die("ClearQueue did not drop the %u messages queued", queued);
+                        queued = 0;
+                        if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0 || fdatasync(fd) < 0)
+                                die("cannot cut %s back: %s", path, strerror(errno));
+                }
+                t0 = now_ns();
+                r = sd_bus_call_method(bus, BARE_NAME, "/org/bc26d/Bare", "org.bc26d.Bare1", "Echo", &err, &reply,
+                                       "s", "0102");
+                t_echo[i] = now_ns() - t0;
+                if (r < 0)
+                        die("Echo: %s", err.message ? err.message : strerror(-r));
+                sd_bus_message_unref(reply);
+
+                t0 = now_ns();
+                if (write(fd, rec, sizeof(rec)) != (ssize_t) sizeof(rec) || fdatasync(fd) < 0)
+                        die("%s: %s", path, strerror(errno));
+                t_sync[i] = now_ns() - t0;
+                t_sum[i] = t_echo[i] + t_sync[i];
+
+                if (enqueue_call(&t_enq[i], &id) != 0)
+                        die("Enqueue %zu: the method went away", i);
+                if (id <= last_id)
+                        die("Enqueue %zu: id %" PRIu64 " after %" PRIu64 ", not increasing", i, id, last_id);
+                last_id = id;
+                queued++;
+                pump(0);        /* the Queued/QueuedBytes signals, if anything listens */
+        }
+        (void) close(fd);
+        (void) unlink(path);
+        if (clear_queue() != queued)
+                die("ClearQueue did not drop the %u messages queued", queued);
+        report("enqueue_reply", t_enq, n);
+        report("enqueue_fdatasync", t_sync, n);
+        report("enqueue_echo", t_echo, n);
+        report("enqueue_floor", t_sum, n);
+        printf("enqueue_reply_p99_vs_floor_p99=%.2f\n", (double) pct(t_enq, n, 99) / (double) pct(t_sum, n, 99));
+        printf("enqueue_batch=%d\n", ENQUEUE_BATCH);
+end:
+        mod_line("+QIND: \"FOTA\",\"COAPEND\",5");
+        wait_prop("org.bc26d.Fota1", "Phase", "idle");
+        wait_prop("org.bc26d.Modem1", "State", "ready");
+        free(t_enq);
+        free(t_sync);
+        free(t_echo);
+        free(t_sum);
+}
+
 /* ---- URC on the tty -> PropertiesChanged at the client ---------------------------------- */
 
 static struct {
@@ -934,6 +1083,7 @@ int main(int argc, char *argv[])
         bench_radio();
         bench_urc();
         bench_phase();
+        bench_enqueue();
         printf("module_commands=%u\n", mod.commands);
 
         stop_daemon(daemon_pid, opt.daemon);

@@ -7,10 +7,11 @@
 # BENCH_PHASE_SAMPLES (100), BENCH_NOTES (bench/NOTES.md: the hand-written analysis appended to
 # RESULTS), BENCH_KEEP=1, BENCH_TMPFS_DIR (/dev/shm: where the tmpfs state dir goes).
 # BENCH_ONLY=urc: only the URC -> PropertiesChanged part (+CEREG registration, progress and phase
-# change, each next to its floor, state dir on the temp dir's file system and on tmpfs); prints its
-# table and raw data and leaves RESULTS.md alone. BC26D_BASELINE_BIN=OTHER-bc26d: in either mode,
-# also run the URC part on the temp dir's file system with that binary (e.g. a build from before a
-# change; one without org.bc26d.Network1 gets no +CEREG row).
+# change) and the Enqueue -> reply part (while gated), each next to its floor, state dir on the
+# temp dir's file system and on tmpfs; prints its table and raw data and leaves RESULTS.md alone.
+# BC26D_BASELINE_BIN=OTHER-bc26d: in either mode, also run those parts on the temp dir's file
+# system with that binary (e.g. a build from before a change; one without org.bc26d.Network1 gets
+# no +CEREG row, one without Lwm2m1.Enqueue no Enqueue row).
 # Needs strace (installed with apt-get when missing and run as root), busctl, dbus-daemon, python3.
 # Everything runs on private dbus-daemons and pseudo-terminals in a temp dir; nothing touches the
 # system bus. Benchmarks are measurements, never assertions: the exit status only says whether
@@ -165,6 +166,9 @@ CC_VERSION=$(${CC:-cc} --version 2>/dev/null | head -n 1)
 DBUS_VERSION=$("$DBUS_DAEMON" --version | head -n 1)
 STRACE_VERSION=$(strace -V 2>/dev/null | head -n 1 || echo "strace ?")
 REVISION=$(git -C "$SRC_BENCH/.." describe --always --dirty 2>/dev/null || echo "?")
+HEAD_COMMIT=$(git -C "$SRC_BENCH/.." log -1 --format='%H %s' 2>/dev/null || echo "?")
+# Tracked files that differ from HEAD (what "-dirty" means for this run); untracked ones are left out.
+CHANGED=$(git -C "$SRC_BENCH/.." status --porcelain --untracked-files=no 2>/dev/null | awk '{ print $NF }' | tr '\n' ' ' | sed 's/ $//')
 FS=$(df -PT "$W" | awk 'NR == 2 { print $2 }')
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 RUN_COMMAND="BC26D_BIN=$BC26D_BIN BENCH_DIR=$BENCH_DIR BC26_SIM=$BC26_SIM${BASELINE_BIN:+ BC26D_BASELINE_BIN=$BASELINE_BIN}"
@@ -244,16 +248,16 @@ wait "$IDLE0_PID" "$IDLE60_PID" "$BARE_PID" || { say "a daemon did not exit clea
 fi # sections 1 and 2
 
 # ---- 3. start-up, SendData -> AT, URC -> signal ---------------------------------------------
-# urc_run NAME BC26D STATE-DIR KEY-PREFIX: the URC part alone (bench-latency --urc-only) on its
-# own state dir, its keys renamed PREFIX_urc_... / PREFIX_radio_... / PREFIX_phase_... into
-# $W/latency.kv.
+# urc_run NAME BC26D STATE-DIR KEY-PREFIX: the URC and Enqueue parts alone (bench-latency
+# --urc-only) on their own state dir, their keys renamed PREFIX_urc_... / PREFIX_radio_... /
+# PREFIX_phase_... / PREFIX_enqueue_... into $W/latency.kv.
 urc_run() {
         write_conf "$1" "$W/$1.tty" ""
         DBUS_SYSTEM_BUS_ADDRESS="unix:path=$W/busA.sock" "$BENCH_DIR/bench-latency" --link "$W/$1.tty" \
                 --daemon "$2" --conf "$W/$1.ini" --state-dir "$3" --bare "$BENCH_DIR/bare-daemon" \
                 --daemon-log "$W/$1.log" --samples "$SAMPLES" --phase-samples "$PHASE_SAMPLES" --urc-only \
                 >"$W/$1.kv" || return 1
-        sed -n "s/^\(urc\|radio\|phase\)_/${4}_\1_/p" "$W/$1.kv" >>"$W/latency.kv"
+        sed -n "s/^\(urc\|radio\|phase\|enqueue\)_/${4}_\1_/p" "$W/$1.kv" >>"$W/latency.kv"
 }
 : >"$W/latency.kv"
 if [ -z "$ONLY" ]; then
@@ -264,7 +268,7 @@ if [ -z "$ONLY" ]; then
                 --daemon-log "$W/lat.log" --samples "$SAMPLES" --phase-samples "$PHASE_SAMPLES" \
                 --starts "$STARTS" >"$W/latency.kv"
 else
-        say "BENCH_ONLY=urc: URC -> signal, $SAMPLES +CEREG URCs, $SAMPLES progress lines and $PHASE_SAMPLES phase changes"
+        say "BENCH_ONLY=urc: URC -> signal, $SAMPLES +CEREG URCs, $SAMPLES progress lines, $PHASE_SAMPLES phase changes, $SAMPLES Enqueue calls"
         start_bus busA
         mkdir -p "$W/lat.state"
         urc_run lat "$BC26D_BIN" "$W/lat.state" x
@@ -311,8 +315,26 @@ URC_ROWS=$(L=$W/latency.kv; for pre in "" tmpfs_ base_; do
                 "$(ratio "$pp99" "$(kv "$L" "${pre}phase_floor_p99_us")")"
 done)
 
+# Enqueue -> reply while a download holds the gate (nothing is sent), next to its floor: per
+# sample, a bare Echo round trip plus a 48-byte append + fdatasync() in the same state dir.
+ENQ_ROWS=$(L=$W/latency.kv; for pre in "" tmpfs_ base_; do
+        case "$pre" in
+        "") where="state dir on $FS" ;;
+        tmpfs_) where="state dir on tmpfs" ;;
+        base_) where="baseline, state dir on $FS" ;;
+        esac
+        ep99=$(kv "$L" "${pre}enqueue_reply_p99_us")
+        [ -n "$ep99" ] || continue
+        printf '| Enqueue(19,0,0,[01 02],{}) call -> reply (fdatasync'"'"'d), gated (held download), p50 / p99 (us), %s | %s / %s | Echo round trip + 48-byte append and fdatasync in the same dir, per sample: %s / %s (fdatasync alone: %s / %s; Echo alone: %s / %s) | p99: %s | p99 < 5000 us | %s |\n' \
+                "$where" "$(kv "$L" "${pre}enqueue_reply_p50_us")" "$ep99" \
+                "$(kv "$L" "${pre}enqueue_floor_p50_us")" "$(kv "$L" "${pre}enqueue_floor_p99_us")" \
+                "$(kv "$L" "${pre}enqueue_fdatasync_p50_us")" "$(kv "$L" "${pre}enqueue_fdatasync_p99_us")" \
+                "$(kv "$L" "${pre}enqueue_echo_p50_us")" "$(kv "$L" "${pre}enqueue_echo_p99_us")" \
+                "$(ratio "$ep99" "$(kv "$L" "${pre}enqueue_floor_p99_us")")" "$(verdict "$ep99" 4999.9)"
+done)
+
 if [ -n "$ONLY" ]; then
-        printf '\n| measurement | bc26d | floor | ratio | target | verdict |\n|---|---|---|---|---|---|\n%s\n\n' "$URC_ROWS"
+        printf '\n| measurement | bc26d | floor | ratio | target | verdict |\n|---|---|---|---|---|---|\n%s\n%s\n\n' "$URC_ROWS" "$ENQ_ROWS"
         printf '```\n'; cat "$W/latency.kv"; printf '```\n'
         say "BENCH_ONLY=urc: $REVISION, $CPU, load at the start $LOAD_START, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
         exit 0
@@ -342,7 +364,7 @@ TABLE=$(cat <<EOF
 | measurement | bc26d | floor | ratio | target | verdict |
 |---|---|---|---|---|---|
 | idle syscalls over ${IDLE_S} s, probe off | $SYS0 ($WAKE0 epoll_wait) | bare daemon: $SYSB ($WAKEB epoll_wait) | - | 0 wake-ups (no watchdog here) | $(verdict "$WAKE0" 0) |
-| idle syscalls over ${IDLE_S} s, default 60 s probe | $SYS60 ($WAKE60 epoll_wait, $PROBES60 probes + $RIDERS60 radio readings on them) | bare daemon: $SYSB | - | <= 1 probe per 30 s ($MAXPROBES) | $(verdict "$PROBES60" "$MAXPROBES") |
+| idle syscalls over ${IDLE_S} s, default 60 s probe | $SYS60 ($WAKE60 epoll_wait, $PROBES60 probes (\`AT\`) + $RIDERS60 radio readings riding on them: \`AT+CEREG?\`, \`AT+CESQ\`, \`AT+CSQ\`, \`AT+QENG=0\` after each answered probe) | bare daemon: $SYSB | - | <= 1 probe per 30 s ($MAXPROBES) | $(verdict "$PROBES60" "$MAXPROBES") |
 | VmRSS idle (KiB) | $RSS0 (probe 60 s: $RSS60) | bare daemon: $RSSB | $R_RSS | <= 1.3 | $(verdict "$R_RSS" 1.3) |
 | VmHWM idle (KiB) | $HWM0 (probe 60 s: $HWM60) | bare daemon: $HWMB | $(ratio "$HWM0" "$HWMB") | - | - |
 | Private_Dirty idle (KiB) | $PD0 (probe 60 s: $PD60) | bare daemon: $PDB | $(ratio "$PD0" "$PDB") | < 512 | $(verdict "$PD0" 511) |
@@ -351,6 +373,7 @@ TABLE=$(cat <<EOF
 | VmRSS / VmHWM after 2 DFOTA cycles (KiB) | $RSS0D2 / $HWM0D2 | bare daemon: $RSSBD / $HWMBD | $(ratio "$RSS0D2" "$RSSBD") | - | - |
 | SendData call -> AT on the tty, p50 / p99 (us) | $(kv "$L" send_at_p50_us) / $(kv "$L" send_at_p99_us) | bare Echo round trip: $(kv "$L" bare_rtt_p50_us) / $(kv "$L" bare_rtt_p99_us) | p99: $R_SEND (p50: $(kv "$L" send_at_p50_vs_bare_rtt_p50)) | p99 <= 2 | $(verdict "$R_SEND" 2) |
 $URC_ROWS
+$ENQ_ROWS
 | start -> bus name owned, median (ms) | $(kv "$L" start_bc26d_median_ms) (p90 $(kv "$L" start_bc26d_p90_ms)) | bare daemon: $(kv "$L" start_bare_median_ms) (p90 $(kv "$L" start_bare_p90_ms)) | $R_START | <= 2 | $(verdict "$R_START" 2) |
 | parser: line_splitter_feed + at_classify (MB/s) | $(kv "$P" parser_full_mbps) ($(kv "$P" parser_ns_per_line) ns/line) | memchr split: $(kv "$P" parser_memchr_mbps); splitter alone: $(kv "$P" parser_split_only_mbps) | $(kv "$P" parser_full_vs_memchr) of memchr; $R_UART x 115200 baud | >= 1000 x 115200 baud | $(verdict_ge "$R_UART" 1000) |
 EOF
@@ -371,7 +394,8 @@ each next to its floor measured in the same run. Benchmarks are never asserted i
 - Kernel: $KERNEL; Debian $DEBIAN
 - libsystemd $LIBSYSTEMD, libevent $LIBEVENT, $DBUS_VERSION, $STRACE_VERSION
 - Compiler: $CC_VERSION (the build's default CFLAGS)
-- bc26d revision: $REVISION; temp files and the daemons' state dirs on $FS
+- bc26d revision: $REVISION (HEAD $HEAD_COMMIT); files changed from HEAD: ${CHANGED:-none};
+  temp files and the daemons' state dirs on $FS
 - Load average (1/5/15 min) at the start: $LOAD_START; at the end: $LOAD_END
 - Run: $(date -u '+%Y-%m-%d %H:%M UTC'); idle window ${IDLE_S} s, $SAMPLES latency samples, $STARTS starts each
 
@@ -394,8 +418,10 @@ The script runs, in this order:
    systemd), no GPIO.
 2. Once both are \`ready\` (+2 s): VmRSS/VmHWM from \`/proc/PID/status\`, Private_Dirty from
    \`/proc/PID/smaps_rollup\`; then \`timeout -s INT ${IDLE_S} strace -c -f -p PID\` on the three at once.
-   Wake-ups = \`epoll_wait\` returns; probes = \`AT\` lines in the simulator's log in that window
-   (the radio status commands that follow each answered probe are counted beside them).
+   Wake-ups = \`epoll_wait\` returns; probes = \`AT\` lines in the simulator's log in that window;
+   the radio readings that ride on each answered probe (issue 11: \`AT+CEREG?\`, \`AT+CESQ\`,
+   \`AT+CSQ\`, \`AT+QENG=0\`, 4 commands, no timer of their own) are counted beside them. The
+   probe-off daemon has the outbox enabled (the default) with an empty queue.
 3. \`play dfota\` (the guide's transcript: COAPSTART ... 81 UPDATING lines, two boot preambles,
    END,0, re-registration) on bus A's bc26d, memory again; then a second cycle, memory again.
 4. \`bench/bench-latency\` on bus A (bc26d with the default config against a C pty module in the
@@ -410,10 +436,16 @@ The script runs, in this order:
    $SAMPLES x (\`+QIND: "FOTA","UPDATING",N%\` written -> \`PropertiesChanged\` with \`Progress=N\`
    dispatched at the client), then END,0 and re-registration; then $PHASE_SAMPLES phase changes
    (COAPSTART -> \`Phase=downloading\`, COAPEND,5 -> \`Phase=idle\` in turn, each persisted
-   before it is announced). Each URC sample is taken right after its floor: the same line written
+   before it is announced); then COAPSTART again (a download holds the gate: \`State\`
+   \`upgrading\`) and 1 + $SAMPLES x \`Enqueue(19,0,0,[01 02],{})\` call -> reply (the first one
+   untimed), each right after its floors: a bare \`Echo\` round trip and a 48-byte
+   \`write\` + \`fdatasync()\` of a file in the same state dir (48 bytes = one outbox record with a
+   2-byte payload); nothing is sent while gated, and \`ClearQueue\` (untimed) empties the queue
+   every 256 messages so that no \`[outbox]\` limit is reached (1024 messages, 50 % per user by
+   default), then COAPEND,5. Each URC sample is taken right after its floor: the same line written
    on a second pty that \`bench/bare-daemon\` reads, to its \`Line\` signal at the client (tty ->
-   daemon -> dbus-daemon -> client, no parsing, no file). Then the URC part once more
-   (\`--urc-only\`) with bc26d's state dir on tmpfs (\`$TMPFS_DIR\`), to show what the fsync
+   daemon -> dbus-daemon -> client, no parsing, no file). Then the URC and Enqueue parts once
+   more (\`--urc-only\`) with bc26d's state dir on tmpfs (\`$TMPFS_DIR\`), to show what the fsync
    costs${BASELINE_BIN:+, and once with the baseline binary \`$BASELINE_BIN\` on $FS}.
 5. \`bench/bench-parser $PARSER_MB 5\`: the transcript's tty bytes (\`tests/transcript.c\`, with
    the NUL/0xFF garbage around reboots) repeated to $PARSER_MB MB, fed in 4096-byte chunks as

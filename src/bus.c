@@ -21,7 +21,8 @@
 #include "outbox.h"
 
 #define BUS_INTERFACES 4        /* Modem1, Lwm2m1, Fota1, Network1 */
-#define PENDING_MAX 257         /* SendData calls waiting for SEND OK: the largest [lwm2m] send_queue + 1 */
+#define PENDING_MAX 257
+#define BUS_TTL_MAX 31536000    /* Enqueue's "ttl": a year, as [outbox] default_ttl_s */         /* SendData calls waiting for SEND OK: the largest [lwm2m] send_queue + 1 */
 
 struct pending {
         uint64_t cookie;
@@ -305,24 +306,37 @@ static int append_history_entry(sd_bus_message *reply, const struct history_entr
         return r;
 }
 
-static int method_get_history(sd_bus_message *m, void *userdata, sd_bus_error *error)
+/* A method return of n dicts (aa{sv}), the i-th appended by append(reply, ctx, i). */
+static int reply_dicts(sd_bus_message *m, size_t n, int (*append)(sd_bus_message *, const void *, size_t),
+                       const void *ctx)
 {
-        struct bus *b = userdata;
-        const struct history *h = b->h->history(b->ud);
         sd_bus_message *reply = NULL;
         int r;
 
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "a{sv}");
-        for (size_t i = 0; r >= 0 && i < history_count(h); i++)
-                r = append_history_entry(reply, history_get(h, i));
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = append(reply, ctx, i);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r >= 0)
                 r = sd_bus_send(NULL, reply, NULL);
         sd_bus_message_unref(reply);
         return r;
+}
+
+static int append_history(sd_bus_message *reply, const void *ctx, size_t i)
+{
+        return append_history_entry(reply, history_get(ctx, i));
+}
+
+static int method_get_history(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        struct bus *b = userdata;
+        const struct history *h = b->h->history(b->ud);
+
+        return reply_dicts(m, history_count(h), append_history, h);
 }
 
 /* ---- the outbox (store and forward) ----------------------------------------------------------- */
@@ -346,6 +360,10 @@ static int read_enqueue_options(sd_bus_message *m, struct bus_enqueue *e, sd_bus
                 if (strcmp(key, "ttl") == 0 && strcmp(type, "u") == 0) {
                         r = sd_bus_message_read(m, "v", "u", &e->ttl_s);
                         e->has_ttl = true;
+                        if (r >= 0 && e->ttl_s > BUS_TTL_MAX)
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                         "Option \"ttl\" must be 0..%u seconds (a year; 0: no expiry), "
+                                                         "got %u.", BUS_TTL_MAX, e->ttl_s);
                 } else if (strcmp(key, "confirmable") == 0 && strcmp(type, "b") == 0) {
                         int v;
 
@@ -466,27 +484,20 @@ static int append_queue_entry(sd_bus_message *reply, const struct outbox_message
         return r;
 }
 
+static int append_queue(sd_bus_message *reply, const void *ctx, size_t i)
+{
+        return append_queue_entry(reply, outbox_get(ctx, i));
+}
+
 static int method_get_queue(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
         struct bus *b = userdata;
         const struct outbox *o = b->h->outbox(b->ud);
-        sd_bus_message *reply = NULL;
-        int r;
 
         if (!o)
                 return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED,
                                         "The outbox is disabled ([outbox] enabled = no).");
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
-        for (size_t i = 0; r >= 0 && i < outbox_count(o); i++)
-                r = append_queue_entry(reply, outbox_get(o, i));
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_send(NULL, reply, NULL);
-        sd_bus_message_unref(reply);
-        return r;
+        return reply_dicts(m, outbox_count(o), append_queue, o);
 }
 
 /* Methods and signals of each interface; its properties come from its table above. */

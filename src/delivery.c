@@ -17,6 +17,7 @@
 
 struct delivery {
         struct config_outbox cfg;
+        struct outbox_config oc;
         char *state_dir;
         struct outbox *outbox;
         struct outbox_store *store;     /* NULL: the log could not be opened (open_error says why) */
@@ -47,8 +48,8 @@ static void forget(struct delivery *d, uint64_t id)
                         log_store_error(d, r, "the removal", id);
         }
         outbox_remove(d->outbox, id);
-        if (d->inflight == id)
-                d->inflight = 0;
+        /* One in flight stays "in flight" until its send_done: the session may still write it,
+         * and nothing else of ours goes out before it finished. */
         if (d->store && outbox_store_should_compact(d->store, d->outbox)) {
                 r = outbox_store_compact(d->store, d->outbox);
                 if (r < 0)
@@ -83,6 +84,7 @@ int delivery_new(const struct config_outbox *cfg, const char *state_dir, struct 
         if (!d)
                 return -ENOMEM;
         d->cfg = *cfg;
+        d->oc = oc;
         d->lwm2m = lwm2m;
         d->ops = ops;
         d->ud = ud;
@@ -169,18 +171,41 @@ int delivery_enqueue(struct delivery *d, const struct delivery_request *rq, uint
         return r < 0 ? r : 0;
 }
 
+/* One rewrite of the log with nothing in it (not one removal per message): either every message
+ * is gone from the log, or none is and the caller hears why. */
 int delivery_clear(struct delivery *d, uint32_t *dropped, char *why, size_t why_size)
 {
+        struct outbox *empty = NULL;
         uint32_t n = 0;
+        int r;
 
-        (void) why;
-        (void) why_size;        /* each removal that cannot be logged is logged itself */
+        *dropped = 0;
+        if (outbox_count(d->outbox) == 0)
+                return 0;
+        if (!d->store) {
+                snprintf(why, why_size, "The outbox log cannot be written: %s; nothing was cleared", d->open_why);
+                return d->open_error < 0 ? d->open_error : -EIO;
+        }
+        r = outbox_new(&d->oc, &empty);
+        if (r < 0)
+                return r;
+        outbox_see_id(empty, outbox_next_id(d->outbox) - 1);   /* ids are never reused */
+        r = outbox_store_compact(d->store, empty);
+        outbox_free(empty);
+        if (r < 0) {
+                snprintf(why, why_size, "Could not rewrite %s: %s; nothing was cleared", outbox_store_path(d->store),
+                         strerror(-r));
+                return r == -ENOBUFS ? -EIO : r;
+        }
         while (outbox_count(d->outbox) > 0) {
                 uint64_t id = outbox_get(d->outbox, 0)->id;
 
-                drop(d, id, "cleared");
+                outbox_remove(d->outbox, id);
                 n++;
+                if (d->ops->dropped)
+                        d->ops->dropped(d->ud, id, "cleared");
         }
+        log_notice("Outbox cleared: %u messages dropped", n);
         *dropped = n;
         return 0;
 }

@@ -4,10 +4,12 @@
  * core reports. The DFOTA phase decides the gate; the channel holds it (its one owner) and the
  * modem and the session are told of every change. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <event2/event.h>
 
@@ -28,6 +30,7 @@
 #include "message-ids.h"
 #include "modem.h"
 #include "network.h"
+#include "outbox-store.h"
 #include "outbox.h"
 #include "serial.h"
 #include "service.h"
@@ -852,6 +855,19 @@ static bool counters_all_zero(const struct counters *c)
         return true;
 }
 
+/* [outbox] enabled = no: a log that still holds records is neither delivered nor dropped. */
+static void warn_outbox_left(const char *state_dir)
+{
+        char path[PATH_MAX];
+        struct stat st;
+
+        snprintf(path, sizeof(path), "%s/%s", state_dir, OUTBOX_FILE_NAME);
+        if (stat(path, &st) == 0 && (size_t) st.st_size > OUTBOX_HEADER_SIZE + OUTBOX_REMOVAL_RECORD)
+                log_warning("The outbox is disabled ([outbox] enabled = no) but %s holds messages (%lld bytes): they "
+                            "are kept, not delivered; enable the outbox to deliver them, or delete the file to drop "
+                            "them", path, (long long) st.st_size);
+}
+
 /* Without a counters file (or with a corrupt one) the upgrade counters start from what the
  * history still holds; the other counters from 0. */
 static unsigned counters_from_history(struct manager *m)
@@ -987,6 +1003,8 @@ int manager_new(const struct config *cfg, const char *state_dir, struct manager 
                 r = delivery_new(&cfg->outbox, state_dir, m->lwm2m, &delivery_ops, m, &m->delivery);
                 if (r < 0)
                         goto fail;
+        } else {
+                warn_outbox_left(state_dir);
         }
         r = history_new(cfg->history, &m->history);
         if (r < 0)

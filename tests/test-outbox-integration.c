@@ -78,6 +78,8 @@ static uint64_t enqueue_opts(struct harness *h, unsigned k, const char *opt, uin
         ck_assert_int_ge(sd_bus_message_append_array(m, 'y', data, sizeof(data)), 0);
         if (opt && strcmp(opt, "ttl") == 0)
                 ck_assert_int_ge(sd_bus_message_append(m, "a{sv}", 1, "ttl", "u", ttl), 0);
+        else if (opt && strcmp(opt, "non-confirmable") == 0)
+                ck_assert_int_ge(sd_bus_message_append(m, "a{sv}", 1, "confirmable", "b", 0), 0);
         else if (opt)
                 ck_assert_int_ge(sd_bus_message_append(m, "a{sv}", 1, opt, "s", "x"), 0);
         else
@@ -120,20 +122,21 @@ START_TEST(test_fifty_during_upgrade)
         harness_init(&h);
         harness_start_ready(&h, NULL, NULL);
         harness_events_start(&h, &e);
-        harness_sim(&h, "play dfota 0.03");
-        ck_assert(harness_wait_prop(&h, FOTA, "Phase", "downloading", WAIT_MS));
+        /* Held: downloaded, until the reset below makes the module flash it and report END,0. */
+        harness_sim(&h, "play stall-downloaded");
+        ck_assert(harness_wait_prop(&h, FOTA, "Phase", "downloaded", WAIT_MS));
         for (unsigned k = 0; k < 50; k++) {
                 ids[k] = enqueue(&h, k);
                 ck_assert(k == 0 || ids[k] > ids[k - 1]);
         }
         ck_assert_str_eq(prop(&h, "Queued"), "50");
         ck_assert_str_eq(prop(&h, "QueuedBytes"), "100");
-        ck_assert_msg(strcmp(harness_prop(&h, FOTA, "Phase"), "idle") != 0, "the upgrade ended too soon for this test");
+        ck_assert_str_eq(harness_prop(&h, FOTA, "Phase"), "downloaded");
+        harness_sim(&h, "reset");
         snprintf(ev, sizeof(ev), "DataDelivered %llu", (unsigned long long) ids[49]);
         ck_assert_msg(harness_events_wait(&e, ev, 3 * WAIT_MS), "message 49 was not delivered");
         ck_assert(harness_wait_prop(&h, LWM2M, "Queued", "0", WAIT_MS));
         /* Nothing before END and the re-registration (QLWOPEN after END), then each once, in order. */
-        reregistered = command_index(&h, "AT+QLWOPEN=1");
         {
                 /* the second QLWOPEN=1: after END */
                 char *log = harness_read_file(h.simlog);
@@ -219,6 +222,14 @@ START_TEST(test_sigkill_loses_nothing)
         }
         /* Duplicates only in the documented window: the one send in flight at the kill. */
         ck_assert_msg(dups <= 1, "%d duplicates (%d sends for 20 messages)", dups, sent);
+        /* In order, across the restarts: first sends in id order. */
+        for (unsigned k = 1; k < 20; k++) {
+                char prev[64];
+
+                sent_line(k - 1, prev, sizeof(prev));
+                sent_line(k, line, sizeof(line));
+                ck_assert_msg(command_index(&h, prev) < command_index(&h, line), "%s before %s", line, prev);
+        }
         harness_cleanup(&h);
 }
 END_TEST
@@ -385,6 +396,8 @@ START_TEST(test_limits_and_share)
         ck_assert_msg(strstr(err, "org.freedesktop.DBus.Error.InvalidArgs") && strstr(err, "priority"), "%s", err);
         ck_assert_uint_eq(enqueue_opts(&h, 8, "ttl-as-string", 0, &err), 0);
         ck_assert_msg(strstr(err, "InvalidArgs"), "%s", err);
+        ck_assert_uint_eq(enqueue_opts(&h, 8, "ttl", 31536001, &err), 0);
+        ck_assert_msg(strstr(err, "InvalidArgs") && strstr(err, "31536000"), "%s", err);
         harness_cleanup(&h);
 }
 END_TEST
@@ -472,6 +485,75 @@ START_TEST(test_clear_and_list)
 }
 END_TEST
 
+/* Non-confirmable: AT+QLWDATASEND with 0x0000, delivered on the command's OK. */
+START_TEST(test_non_confirmable)
+{
+        struct harness h;
+        struct harness_events e;
+        char ev[64];
+        uint64_t id;
+
+        harness_init(&h);
+        harness_start_ready(&h, NULL, NULL);
+        harness_events_start(&h, &e);
+        id = enqueue_opts(&h, 5, "non-confirmable", 0, NULL);
+        snprintf(ev, sizeof(ev), "DataDelivered %llu", (unsigned long long) id);
+        ck_assert_msg(harness_events_wait(&e, ev, WAIT_MS), "not delivered");
+        ck_assert_int_eq(count_commands(&h, "AT+QLWDATASEND=19,0,0,2,0005,0x0000"), 1);
+        harness_events_stop(&e);
+        harness_cleanup(&h);
+}
+END_TEST
+
+/* A backlog does not starve SendData: a call made while ten queued messages go out is sent
+ * after at most the one in flight, not after all ten. */
+START_TEST(test_fair_with_senddata)
+{
+        struct harness h;
+        struct harness_call call = { 0 };
+        sd_bus_slot *slot = NULL;
+        uint8_t payload[1] = { 0xEE };
+        sd_bus_message *m = NULL;
+        char line[64];
+        int direct, third;
+
+        harness_init(&h);
+        harness_start_ready(&h, NULL, NULL);
+        harness_sim(&h, "send-delay 0.3");
+        harness_sim(&h, "urc +QIND: \"FOTA\",\"COAPSTART\"");
+        ck_assert(harness_wait_prop(&h, FOTA, "Phase", "downloading", WAIT_MS));
+        for (unsigned k = 0; k < 10; k++)
+                enqueue(&h, k);
+        harness_sim(&h, "urc +QIND: \"FOTA\",\"COAPEND\",5");
+        ck_assert(harness_wait_prop(&h, FOTA, "Phase", "idle", WAIT_MS));
+        sent_line(0, line, sizeof(line));
+        for (long end = harness_deadline_ms(WAIT_MS); count_commands(&h, line) == 0;) {
+                ck_assert_msg(harness_now_ms() < end, "the backlog did not start");
+                harness_msleep(5);
+        }
+        ck_assert_int_ge(sd_bus_message_new_method_call(harness_bus(&h), &m, "org.bc26d", "/org/bc26d/Modem", LWM2M,
+                                                        "SendData"), 0);
+        ck_assert_int_ge(sd_bus_message_append(m, "uuu", 19, 0, 0), 0);
+        ck_assert_int_ge(sd_bus_message_append_array(m, 'y', payload, 1), 0);
+        ck_assert_int_ge(sd_bus_call_async(harness_bus(&h), &slot, m, harness_call_reply, &call, UINT64_MAX), 0);
+        for (long end = harness_deadline_ms(WAIT_MS); !call.done;) {
+                ck_assert_msg(harness_now_ms() < end, "SendData never answered");
+                ck_assert_int_ge(sd_bus_process(harness_bus(&h), NULL), 0);
+                harness_msleep(5);
+        }
+        ck_assert_str_eq(call.error, "");
+        ck_assert(harness_wait_prop(&h, LWM2M, "Queued", "0", 2 * WAIT_MS));
+        direct = command_index(&h, "AT+QLWDATASEND=19,0,0,1,EE,0x0100");
+        sent_line(2, line, sizeof(line));
+        third = command_index(&h, line);
+        ck_assert_msg(direct >= 0 && direct < third, "SendData (command %d) waited for the backlog (3rd at %d)",
+                      direct, third);
+        sd_bus_slot_unref(slot);
+        sd_bus_message_unref(m);
+        harness_cleanup(&h);
+}
+END_TEST
+
 /* A full state directory (a 256 KiB tmpfs filled up): Enqueue fails with StorageFailed naming the
  * file and the error, nothing is queued; what was stored before is still delivered. */
 START_TEST(test_storage_full)
@@ -543,6 +625,8 @@ static Suite *suite(void)
         tcase_add_test(tc, test_disabled);
         tcase_add_test(tc, test_clear_and_list);
         tcase_add_test(tc, test_storage_full);
+        tcase_add_test(tc, test_non_confirmable);
+        tcase_add_test(tc, test_fair_with_senddata);
         suite_add_tcase(s, tc);
         return s;
 }
