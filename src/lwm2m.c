@@ -90,6 +90,11 @@ struct lwm2m {
          * stale_deadline, nothing is written and a result is that old send's, never credited. */
         bool stale_send;
         uint64_t stale_deadline;
+        /* The session stopped while the send's AT+QLWDATASEND was in the channel: whether it
+         * was written is known only from its at_response (the channel may still hold it queued),
+         * so that completion finishes it, with stop_why. */
+        bool send_stopped;
+        char stop_why[96];
 
         /* downlink drain */
         bool rd_active;                 /* draining: a read is in the channel or resumes at rd_resume_at */
@@ -200,6 +205,7 @@ static void send_finish(struct lwm2m *s, int result, const char *why, const char
 
         s->phase = SEND_IDLE;
         s->send_live = 0;
+        s->send_stopped = false;
         if (result < 0)
                 log_info("LwM2M send to %u/%u/%u failed: %s", s->cur.obj, s->cur.inst, s->cur.res, why);
         if (s->ops->send_done)
@@ -299,6 +305,31 @@ static void send_kick(struct lwm2m *s, uint64_t now)
         s->kicking = false;
 }
 
+/* The completion of a send whose session stopped while the channel held its command: true if
+ * it finished the send here; false for the results that say the same as in a running session. */
+static bool send_stopped_done(struct lwm2m *s, const struct at_response *r)
+{
+        char why[WHY_MAX];
+
+        if (!r->written) {
+                /* Never reached the module: not an attempt (said ""). */
+                snprintf(why, sizeof(why), "The LwM2M session was lost (%s) before the data could be written "
+                         "to the module; send it again once the session is ready", s->stop_why);
+                send_finish(s, -ENOTCONN, why, "");
+                return true;
+        }
+        if (r->status == AT_STATUS_OK && s->cur.confirmable) {
+                /* Written after all; its SEND OK would come to a session that no longer exists. */
+                snprintf(why, sizeof(why), "The module rebooted or the connection to it was lost (%s) before "
+                         "SEND OK; the platform may not have the data: send it again once the session is "
+                         "ready", s->stop_why);
+                send_finish(s, -ECONNRESET, why, "no SEND OK before the module was lost");
+                stale_begin(s, r->now);
+                return true;
+        }
+        return false;
+}
+
 static void send_cmd_done(void *userdata, const struct at_response *r)
 {
         struct lwm2m *s = token_take(userdata);
@@ -306,6 +337,10 @@ static void send_cmd_done(void *userdata, const struct at_response *r)
 
         if (!s)
                 return;
+        if (s->send_stopped && send_stopped_done(s, r)) {
+                send_kick(s, r->now);
+                return;
+        }
         switch (r->status) {
         case AT_STATUS_OK:
                 if (s->cur.confirmable) {
@@ -924,13 +959,19 @@ void lwm2m_stop(struct lwm2m *s, const char *why, uint64_t now)
         s->rd_resume_at = 0;
         s->stale_send = false;          /* a new session: the old send's result will never come */
         enter_state(s, LWM2M_STATE_STOPPED);
-        if (s->phase != SEND_IDLE) {
+        if (s->phase == SEND_RESULT) {
                 snprintf(text, sizeof(text), "The module rebooted or the connection to it was lost (%s) before "
                          "SEND OK; the platform may not have the data: send it again once the session is ready",
                          why ? why : "session stopped");
-                /* SEND_COMMAND: the command may or may not have reached the module. */
-                send_finish(s, -ECONNRESET, text, s->phase == SEND_RESULT ?
-                            "no SEND OK before the module was lost" : "no OK before the module was lost");
+                send_finish(s, -ECONNRESET, text, "no SEND OK before the module was lost");
+        } else if (s->phase == SEND_COMMAND) {
+                /* The channel may have written AT+QLWDATASEND or may still hold it queued (behind a
+                 * command whose failure is stopping us): only its at_response says which. Its
+                 * completion finishes the send (said "" if it was never written); nothing else is
+                 * written until then, and no send deadline runs (a queued command has none). */
+                s->send_stopped = true;
+                snprintf(s->stop_why, sizeof(s->stop_why), "%s", why ? why : "session stopped");
+                s->send_deadline = UINT64_MAX;
         }
         snprintf(text, sizeof(text), "The LwM2M session was lost (%s) before the data could be sent; send it "
                  "again once the session is ready", why ? why : "session stopped");

@@ -67,7 +67,10 @@ struct lwm2m *lwm2m_free(struct lwm2m *s);
 /* The module is initialised: register (endpoint from config, else imei). */
 void lwm2m_start(struct lwm2m *s, const char *imei, uint64_t now);
 /* The module is gone (reboot, tty lost, upgrade): the session is lost. A send written and
- * waiting for SEND OK fails ("module rebooted"); queued sends fail too (-ENOTCONN). */
+ * waiting for SEND OK fails ("module rebooted"); queued sends fail too (-ENOTCONN). A send whose
+ * AT+QLWDATASEND the channel still holds (written or queued) finishes when the channel completes
+ * that command: said "" (-ENOTCONN) if it was never written, else what the module answered
+ * ("no OK before the module was lost" when the module went away first). */
 void lwm2m_stop(struct lwm2m *s, const char *why, uint64_t now);
 
 /* Lines the channel did not consume: CONNECT OK/FAIL, SEND OK/FAIL, +QLWOBSERVE, +QLWDATARECV.

@@ -577,7 +577,7 @@ START_TEST(test_queue_span)
 {
         char buf[32];
 
-        ctl_queue_span(spans[_i].s, buf, sizeof(buf));
+        ctl_history_span(spans[_i].s, buf, sizeof(buf));
         ck_assert_str_eq(buf, spans[_i].want);
 }
 END_TEST

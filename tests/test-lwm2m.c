@@ -1010,14 +1010,120 @@ START_TEST(test_send_said_nothing_written)
         set_gate(AT_GATE_OPEN);
         ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, false, 3, F->now), 0);
         ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, false, 4, F->now), 0);
+        /* Cookie 3 is written and has no OK yet: its result comes with its command's. */
         lwm2m_stop(F->s, "the tty went away", F->now);
+        ck_assert_uint_eq(F->n_done, 3);
+        ck_assert_uint_eq(F->done[2].cookie, 4);
+        ck_assert_int_eq(F->done[2].result, -ENOTCONN);
+        ck_assert_str_eq(F->done[2].said, "");
+        at_channel_set_connected(F->ch, false, F->now);
         ck_assert_uint_eq(F->n_done, 4);
-        ck_assert_uint_eq(F->done[2].cookie, 3);
-        ck_assert_int_eq(F->done[2].result, -ECONNRESET);
-        ck_assert_str_eq(F->done[2].said, "no OK before the module was lost");
-        ck_assert_uint_eq(F->done[3].cookie, 4);
-        ck_assert_int_eq(F->done[3].result, -ENOTCONN);
-        ck_assert_str_eq(F->done[3].said, "");
+        ck_assert_uint_eq(F->done[3].cookie, 3);
+        ck_assert_int_eq(F->done[3].result, -ECONNRESET);
+        ck_assert_str_eq(F->done[3].said, "no OK before the module was lost");
+}
+END_TEST
+
+/* Another owner's command, in flight ahead of the send. */
+static void blocker_done(void *userdata, const struct at_response *r)
+{
+        int *calls = userdata;
+
+        (*calls)++;
+        /* What the daemon does when the tty goes away: the command ahead fails first, and the
+         * owner stops the session before the channel gets to the send behind it. */
+        if (r->status == AT_STATUS_CANCELLED)
+                lwm2m_stop(F->s, "the module's tty went away", r->now);
+}
+
+static void submit_blocker(int *calls)
+{
+        struct at_request req = { .cmd = AT_CMD_ATI, .text = "ATI", .timeout_usec = 300 * MS, .bare = true,
+                                  .done = blocker_done, .userdata = calls };
+
+        ck_assert_int_eq(at_channel_submit(F->ch, &req, F->now), 0);
+        expect_last("ATI");
+}
+
+/* Stopped while the channel still held AT+QLWDATASEND queued behind another command: it never
+ * reached the module, so it says "" (the outbox counts no attempt), not "no OK". */
+START_TEST(test_stop_send_still_queued)
+{
+        int calls = 0;
+        size_t n_written;
+
+        make_ready();
+        submit_blocker(&calls);
+        n_written = F->n_written;
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 1, F->now), 0);
+        ck_assert_uint_eq(F->n_written, n_written);             /* queued behind ATI */
+        lwm2m_stop(F->s, "the module is being initialised again", F->now);
+        ck_assert_uint_eq(F->n_done, 0);                        /* the channel still holds it */
+        ck_assert_uint_eq(lwm2m_next_deadline(F->s), UINT64_MAX);       /* none while queued */
+        at_channel_set_connected(F->ch, false, F->now);         /* ATI cancelled, then the send */
+        ck_assert_int_eq(calls, 1);
+        ck_assert_uint_eq(F->n_written, n_written);
+        ck_assert_uint_eq(F->n_done, 1);
+        ck_assert_uint_eq(F->done[0].cookie, 1);
+        ck_assert_int_eq(F->done[0].result, -ENOTCONN);
+        ck_assert_str_eq(F->done[0].said, "");
+        ck_assert_ptr_nonnull(strstr(F->done[0].why, "the module is being initialised again"));
+}
+END_TEST
+
+/* The same, the way the daemon meets it: the tty goes away, the command ahead of the send fails
+ * first and its owner stops the session from that callback. */
+START_TEST(test_stop_from_failure_ahead_of_send)
+{
+        int calls = 0;
+
+        make_ready();
+        submit_blocker(&calls);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, false, 1, F->now), 0);
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, false, 2, F->now), 0);
+        at_channel_set_connected(F->ch, false, F->now);
+        ck_assert_int_eq(calls, 1);
+        ck_assert_int_eq(lwm2m_get_state(F->s), LWM2M_STATE_STOPPED);
+        ck_assert_uint_eq(F->n_done, 2);
+        ck_assert_uint_eq(F->done[0].cookie, 2);                /* the session's own queue */
+        ck_assert_str_eq(F->done[0].said, "");
+        ck_assert_uint_eq(F->done[1].cookie, 1);                /* the channel's queue */
+        ck_assert_int_eq(F->done[1].result, -ENOTCONN);
+        ck_assert_str_eq(F->done[1].said, "");
+}
+END_TEST
+
+/* Stopped after AT+QLWDATASEND was written, before its OK: the module may have the data. */
+START_TEST(test_stop_send_written_before_ok)
+{
+        make_ready();
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 1, F->now), 0);
+        ck_assert_str_eq(last(), "AT+QLWDATASEND=19,0,0,2,0102,0x0100");
+        lwm2m_stop(F->s, "the module rebooted", F->now);
+        feed("Leaving the BROM");                               /* the channel fails what it wrote */
+        feed("RDY");
+        ck_assert_uint_eq(F->n_done, 1);
+        ck_assert_uint_eq(F->done[0].cookie, 1);
+        ck_assert_int_eq(F->done[0].result, -ECONNRESET);
+        ck_assert_str_eq(F->done[0].said, "no OK before the module was lost");
+}
+END_TEST
+
+/* Written, stopped, then its OK: a confirmable send's SEND OK would go to a lost session; a
+ * late one is credited to nobody. */
+START_TEST(test_stop_send_written_then_ok)
+{
+        make_ready();
+        ck_assert_int_eq(lwm2m_send(F->s, 19, 0, 0, two, 2, true, 1, F->now), 0);
+        lwm2m_stop(F->s, "the module is being initialised again", F->now);
+        ck_assert_uint_eq(F->n_done, 0);
+        feed("OK");
+        ck_assert_uint_eq(F->n_done, 1);
+        ck_assert_int_eq(F->done[0].result, -ECONNRESET);
+        ck_assert_str_eq(F->done[0].said, "no SEND OK before the module was lost");
+        lwm2m_start(F->s, IMEI, F->now);
+        feed("SEND OK");
+        ck_assert_uint_eq(F->n_done, 1);
 }
 END_TEST
 
@@ -1324,6 +1430,10 @@ static Suite *lwm2m_suite(void)
         tcase_add_loop_test(tc, test_send_nonconfirmable_failure, 0, N(non_failures));
         tcase_add_test(tc, test_send_mixed_order);
         tcase_add_test(tc, test_send_said_nothing_written);
+        tcase_add_test(tc, test_stop_send_still_queued);
+        tcase_add_test(tc, test_stop_from_failure_ahead_of_send);
+        tcase_add_test(tc, test_stop_send_written_before_ok);
+        tcase_add_test(tc, test_stop_send_written_then_ok);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("downlink");

@@ -546,12 +546,71 @@ bad_reply:
         return EXIT_FAILURE;
 }
 
+/* ---- aa{sv} replies ---------------------------------------------------------------------- */
+
+/* Give the member of an entry that key names the value v (a type it does not expect: skipped). */
+typedef void (*dict_set_t)(void *entry, const char *key, const struct value *v);
+
+/* An aa{sv} reply (GetHistory, GetQueue) into a new array of entries of size bytes each (*out,
+ * free() it): each starts as a copy of blank, then set() gets every key of its dict. */
+static int read_dicts(sd_bus_message *m, size_t size, const void *blank, dict_set_t set, void **out,
+                      size_t *n_out)
+{
+        unsigned char *v = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "a{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(m, 'a', "{sv}")) > 0) {
+                if (n == allocated) {
+                        size_t k = allocated ? allocated * 2 : 16;
+                        unsigned char *p = realloc(v, k * size);
+
+                        if (!p) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        v = p;
+                        allocated = k;
+                }
+                memcpy(v + n * size, blank, size);
+                while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                        const char *key;
+                        struct value x;
+
+                        r = sd_bus_message_read_basic(m, 's', &key);
+                        if (r >= 0)
+                                r = read_value(m, &x);
+                        if (r >= 0)
+                                set(v + n * size, key, &x);
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(m);
+                        if (r < 0)
+                                break;
+                }
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+                n++;
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(m);
+        if (r < 0) {
+                free(v);
+                return r;
+        }
+        *out = v;
+        *n_out = n;
+        return 0;
+}
+
 /* ---- history ----------------------------------------------------------------------------- */
 
 /* Set the member of e that key names, if v has the key's type; anything else is skipped, so a
  * newer bc26d may add keys (doc/dbus-api.md). Strings point into the reply. */
-static void history_entry_set(struct ctl_history_entry *e, const char *key, const struct value *v)
+static void history_entry_set(void *entry, const char *key, const struct value *v)
 {
+        struct ctl_history_entry *e = entry;
+
         if (strcmp(key, "started") == 0 && v->type == 't')
                 e->started = v->u;
         else if (strcmp(key, "finished") == 0 && v->type == 't')
@@ -575,51 +634,13 @@ static void history_entry_set(struct ctl_history_entry *e, const char *key, cons
 /* A GetHistory() reply, aa{sv}, newest first, into a new array (*out, free() it). */
 static int read_history(sd_bus_message *m, struct ctl_history_entry **out, size_t *n_out)
 {
-        struct ctl_history_entry *v = NULL;
-        size_t n = 0, allocated = 0;
-        int r;
+        static const struct ctl_history_entry blank;
+        void *v;
+        int r = read_dicts(m, sizeof(blank), &blank, history_entry_set, &v, n_out);
 
-        r = sd_bus_message_enter_container(m, 'a', "a{sv}");
-        while (r >= 0 && (r = sd_bus_message_enter_container(m, 'a', "{sv}")) > 0) {
-                if (n == allocated) {
-                        size_t k = allocated ? allocated * 2 : 16;
-                        struct ctl_history_entry *p = realloc(v, k * sizeof(*v));
-
-                        if (!p) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        v = p;
-                        allocated = k;
-                }
-                memset(&v[n], 0, sizeof(v[n]));
-                while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                        const char *key;
-                        struct value x;
-
-                        r = sd_bus_message_read_basic(m, 's', &key);
-                        if (r >= 0)
-                                r = read_value(m, &x);
-                        if (r >= 0)
-                                history_entry_set(&v[n], key, &x);
-                        if (r >= 0)
-                                r = sd_bus_message_exit_container(m);
-                        if (r < 0)
-                                break;
-                }
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(m);
-                n++;
-        }
         if (r >= 0)
-                r = sd_bus_message_exit_container(m);
-        if (r < 0) {
-                free(v);
-                return r;
-        }
-        *out = v;
-        *n_out = n;
-        return 0;
+                *out = v;
+        return r;
 }
 
 static int cmd_history(sd_bus *bus, bool json)
@@ -650,8 +671,10 @@ static int cmd_history(sd_bus *bus, bool json)
 
 /* Set the member of e that key names, if v has the key's type; anything else is skipped, so a
  * newer bc26d may add keys (doc/dbus-api.md). */
-static void queue_entry_set(struct ctl_queue_entry *e, const char *key, const struct value *v)
+static void queue_entry_set(void *entry, const char *key, const struct value *v)
 {
+        struct ctl_queue_entry *e = entry;
+
         if (strcmp(key, "id") == 0 && v->type == 't')
                 e->id = v->u;
         else if (strcmp(key, "enqueued") == 0 && v->type == 't')
@@ -677,52 +700,13 @@ static void queue_entry_set(struct ctl_queue_entry *e, const char *key, const st
 /* A GetQueue() reply, aa{sv}, in id order, into a new array (*out, free() it). */
 static int read_queue(sd_bus_message *m, struct ctl_queue_entry **out, size_t *n_out)
 {
-        struct ctl_queue_entry *v = NULL;
-        size_t n = 0, allocated = 0;
-        int r;
+        static const struct ctl_queue_entry blank = { .confirmable = true };     /* Enqueue's default */
+        void *v;
+        int r = read_dicts(m, sizeof(blank), &blank, queue_entry_set, &v, n_out);
 
-        r = sd_bus_message_enter_container(m, 'a', "a{sv}");
-        while (r >= 0 && (r = sd_bus_message_enter_container(m, 'a', "{sv}")) > 0) {
-                if (n == allocated) {
-                        size_t k = allocated ? allocated * 2 : 64;
-                        struct ctl_queue_entry *p = realloc(v, k * sizeof(*v));
-
-                        if (!p) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        v = p;
-                        allocated = k;
-                }
-                memset(&v[n], 0, sizeof(v[n]));
-                v[n].confirmable = true;        /* Enqueue's default */
-                while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                        const char *key;
-                        struct value x;
-
-                        r = sd_bus_message_read_basic(m, 's', &key);
-                        if (r >= 0)
-                                r = read_value(m, &x);
-                        if (r >= 0)
-                                queue_entry_set(&v[n], key, &x);
-                        if (r >= 0)
-                                r = sd_bus_message_exit_container(m);
-                        if (r < 0)
-                                break;
-                }
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(m);
-                n++;
-        }
         if (r >= 0)
-                r = sd_bus_message_exit_container(m);
-        if (r < 0) {
-                free(v);
-                return r;
-        }
-        *out = v;
-        *n_out = n;
-        return 0;
+                *out = v;
+        return r;
 }
 
 /* queue [--json]: GetQueue as a table or JSON; queue --clear: ClearQueue and its count. */

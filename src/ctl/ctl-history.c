@@ -15,19 +15,8 @@ static const char *str(const char *s)
         return s ? s : "";
 }
 
-void ctl_history_duration(uint64_t started, uint64_t finished, char *buf, size_t size)
+void ctl_history_span(uint64_t s, char *buf, size_t size)
 {
-        uint64_t s;
-
-        if (finished == 0) {
-                (void) snprintf(buf, size, "running");
-                return;
-        }
-        if (finished < started) {
-                (void) snprintf(buf, size, "?");
-                return;
-        }
-        s = (finished - started) / 1000000;
         if (s < 60)
                 (void) snprintf(buf, size, "%" PRIu64 "s", s);
         else if (s < 3600)
@@ -38,6 +27,19 @@ void ctl_history_duration(uint64_t started, uint64_t finished, char *buf, size_t
         else
                 (void) snprintf(buf, size, "%" PRIu64 "d%02" PRIu64 "h%02" PRIu64 "m", s / 86400,
                                 s / 3600 % 24, s / 60 % 60);
+}
+
+void ctl_history_duration(uint64_t started, uint64_t finished, char *buf, size_t size)
+{
+        if (finished == 0) {
+                (void) snprintf(buf, size, "running");
+                return;
+        }
+        if (finished < started) {
+                (void) snprintf(buf, size, "?");
+                return;
+        }
+        ctl_history_span((finished - started) / 1000000, buf, size);
 }
 
 /* Local "2026-12-05 10:00:00" of a CLOCK_REALTIME usec count; "?" for 0 (never known). */

@@ -18,8 +18,12 @@ struct ctl_history_entry {
         bool interrupted;
 };
 
-/* "45s", "12m31s", "1h02m03s", "2d03h04m"; "running" while finished is 0; "?" if the clock went
- * backwards (finished < started). */
+/* A span of s seconds as bc26ctl shows durations (history, queue): "45s", "12m31s", "1h02m03s",
+ * "2d03h04m". */
+void ctl_history_span(uint64_t s, char *buf, size_t size);
+
+/* finished - started as ctl_history_span shows it; "running" while finished is 0; "?" if the
+ * clock went backwards (finished < started). */
 void ctl_history_duration(uint64_t started, uint64_t finished, char *buf, size_t size);
 
 /* The table (a header line and one line per entry, newest first as given), or "No upgrades

@@ -4,24 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ctl-history.h"
 #include "ctl-queue.h"
 
 #define COL_GAP "  "
 #define USEC_PER_SEC 1000000ULL
-
-void ctl_queue_span(uint64_t s, char *buf, size_t size)
-{
-        if (s < 60)
-                (void) snprintf(buf, size, "%" PRIu64 "s", s);
-        else if (s < 3600)
-                (void) snprintf(buf, size, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
-        else if (s < 86400)
-                (void) snprintf(buf, size, "%" PRIu64 "h%02" PRIu64 "m%02" PRIu64 "s", s / 3600,
-                                s / 60 % 60, s % 60);
-        else
-                (void) snprintf(buf, size, "%" PRIu64 "d%02" PRIu64 "h%02" PRIu64 "m", s / 86400,
-                                s / 3600 % 24, s / 60 % 60);
-}
 
 /* "in 12s" for a time after now (rounded up: never "in 0s"), else past. */
 static void format_future(uint64_t at, uint64_t now, const char *past, char *buf, size_t size)
@@ -34,7 +21,7 @@ static void format_future(uint64_t at, uint64_t now, const char *past, char *buf
                 return;
         }
         d = at - now;
-        ctl_queue_span(d / USEC_PER_SEC + (d % USEC_PER_SEC != 0), span, sizeof(span));
+        ctl_history_span(d / USEC_PER_SEC + (d % USEC_PER_SEC != 0), span, sizeof(span));
         (void) snprintf(buf, size, "in %s", span);
 }
 
@@ -48,7 +35,7 @@ static void make_row(const struct ctl_queue_entry *e, uint64_t now, struct row *
         if (e->enqueued == 0 || e->enqueued > now)
                 (void) snprintf(r->age, sizeof(r->age), "?");   /* unknown, or the clock went back */
         else
-                ctl_queue_span((now - e->enqueued) / USEC_PER_SEC, r->age, sizeof(r->age));
+                ctl_history_span((now - e->enqueued) / USEC_PER_SEC, r->age, sizeof(r->age));
         (void) snprintf(r->size, sizeof(r->size), "%" PRIu32, e->size);
         (void) snprintf(r->attempts, sizeof(r->attempts), "%" PRIu32, e->attempts);
         (void) snprintf(r->target, sizeof(r->target), "%" PRIu32 "/%" PRIu32 "/%" PRIu32, e->object,

@@ -19,10 +19,7 @@ struct ctl_queue_entry {
         uint64_t next_attempt;          /* usec since the epoch, 0 as soon as the module is ready */
 };
 
-/* A span of s seconds as history shows durations: "45s", "12m31s", "1h02m03s", "2d03h04m". */
-void ctl_queue_span(uint64_t s, char *buf, size_t size);
-
-/* The table, ID AGE SIZE ATTEMPTS TARGET EXPIRES NEXT, one line per entry in the order given
+/* The table, ID AGE SIZE ATTEMPTS TARGET EXPIRES NEXT (spans as ctl_history_span shows them), one line per entry in the order given
  * (id order), with AGE = now - enqueued ("?" if enqueued is 0 or after now), EXPIRES "never",
  * "expired" or "in 5m00s", NEXT "now" or "in 12s" (future spans rounded up to the second); or
  * "The queue is empty." when n is 0. now: usec since the epoch. */
