@@ -3,7 +3,8 @@
  * with an "offset N: " reason; the good prefix is a valid log on its own and decodes to the same
  * queue; the queue is in strict id order with consistent totals and next_id above every id;
  * re-encoding it (as a compaction would) decodes back to the same queue and next_id; the core's
- * decisions over it (head, expiry, results, deadlines) keep their contracts. */
+ * decisions over it (head, expiry, results, deadlines) keep their contracts; outbox_log_max_id (the
+ * id scan of a damaged part) over the same bytes finds exactly the good prefix's highest id. */
 #include <errno.h>
 #include <inttypes.h>
 
@@ -186,6 +187,13 @@ FUZZ_TARGET(outbox)
                 fuzz_check(rp2.records == rp.records, "records %zu != %zu", rp2.records, rp.records);
                 check_same(o, again, "good prefix");
         }
+        /* The scan of a damaged part finds every id of a good prefix (it follows the same records). */
+        if (good >= OUTBOX_HEADER_SIZE)
+                fuzz_check(outbox_log_max_id(data + OUTBOX_HEADER_SIZE, good - OUTBOX_HEADER_SIZE) ==
+                           outbox_next_id(again) - 1, "max id %" PRIu64 ", next id %" PRIu64,
+                           outbox_log_max_id(data + OUTBOX_HEADER_SIZE, good - OUTBOX_HEADER_SIZE),
+                           outbox_next_id(again));
+        (void) outbox_log_max_id(data, size);
         check_queue(o);
         round_trip(o, size);
 

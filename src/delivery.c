@@ -101,6 +101,9 @@ int delivery_new(const struct config_outbox *cfg, const char *state_dir, struct 
         }
         if (r == -EBADMSG && d->store) {
                 log_error("The outbox log was damaged: %s; the messages before the damage are kept", why);
+        } else if (r == 0 && why[0]) {
+                /* e.g. opened read-only: what it holds is delivered, Enqueue fails until it can write */
+                log_warning("Outbox: %s", why);
         } else if (r < 0) {
                 /* Nothing can be stored: Enqueue says why; the rest of the daemon goes on. */
                 d->open_error = r;

@@ -44,7 +44,8 @@ static int write_all(int fd, const char *p, size_t len)
         return 0;
 }
 
-static int fsync_dir(const char *dir)
+/* sync_dir: the directory's fsync (NULL: fsync), a test seam (durable_write_mode_sync). */
+static int fsync_dir_with(const char *dir, int (*sync_dir)(int fd))
 {
         int fd, r = 0;
 
@@ -52,15 +53,20 @@ static int fsync_dir(const char *dir)
         if (fd < 0)
                 return -errno;
         /* EINVAL: this file system cannot sync a directory; there is nothing more to do. */
-        if (fsync(fd) < 0 && errno != EINVAL)
+        if ((sync_dir ? sync_dir(fd) : fsync(fd)) < 0 && errno != EINVAL)
                 r = -errno;
         (void) close(fd);
         return r;
 }
 
+static int fsync_dir(const char *dir)
+{
+        return fsync_dir_with(dir, NULL);
+}
+
 /* exact: mode whatever the umask; else mode minus the umask, as open() gives it. */
 static int write_file(const char *dir, const char *name, const void *buf, size_t len, mode_t mode,
-                      bool exact)
+                      bool exact, int (*sync_dir)(int fd))
 {
         char tmp[PATH_MAX], path[PATH_MAX];
         int fd, r;
@@ -91,17 +97,23 @@ static int write_file(const char *dir, const char *name, const void *buf, size_t
                 return r;
         }
         /* Make the rename itself durable: a power cut must not bring back the old file. */
-        return fsync_dir(dir);
+        return fsync_dir_with(dir, sync_dir);
 }
 
 int durable_write(const char *dir, const char *name, const void *buf, size_t len)
 {
-        return write_file(dir, name, buf, len, 0644, false);
+        return write_file(dir, name, buf, len, 0644, false, NULL);
 }
 
 int durable_write_mode(const char *dir, const char *name, const void *buf, size_t len, mode_t mode)
 {
-        return write_file(dir, name, buf, len, mode, true);
+        return write_file(dir, name, buf, len, mode, true, NULL);
+}
+
+int durable_write_mode_sync(const char *dir, const char *name, const void *buf, size_t len, mode_t mode,
+                            int (*sync_dir)(int fd))
+{
+        return write_file(dir, name, buf, len, mode, true, sync_dir);
 }
 
 int durable_read(const char *dir, const char *name, size_t max, char **out, size_t *len)
@@ -211,7 +223,7 @@ int durable_write_aside(const char *dir, const char *name, uint64_t realtime_use
         if (r < 0 || (size_t) r >= sizeof(base))
                 return -ENAMETOOLONG;
         /* Evidence may hold what a user queued: readable by the owner only. */
-        r = write_file(dir, base, buf, len, 0600, true);
+        r = write_file(dir, base, buf, len, 0600, true, NULL);
         if (r < 0)
                 return r;
         if (newname && size > 0)

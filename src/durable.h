@@ -17,6 +17,11 @@ int durable_write(const char *dir, const char *name, const void *buf, size_t len
 /* The same with exactly mode, whatever the umask (a file another user must read, such as
  * bc26ctl's metrics under UMask=0077). */
 int durable_write_mode(const char *dir, const char *name, const void *buf, size_t len, mode_t mode);
+/* The same with the directory's fsync done by sync_dir(fd) (fsync's contract; NULL: fsync): a
+ * test seam. A failure of that last step comes after the rename: dir/name is then already the
+ * new file (a caller holding the old one open compares inodes to tell). */
+int durable_write_mode_sync(const char *dir, const char *name, const void *buf, size_t len, mode_t mode,
+                            int (*sync_dir)(int fd));
 
 /* Read dir/name whole into a new buffer (*out, NUL-terminated for convenience, free() it; *len
  * excludes the NUL). -ENOENT if absent, -EFBIG if longer than max bytes, other negative errno. */

@@ -27,14 +27,6 @@
 
 _Static_assert(OUTBOX_RECORD_MAX < 1024, "a record is small: its length is checked before use");
 
-struct outbox_store {
-        char *dir;
-        char path[PATH_MAX];
-        int fd;                 /* -1 after a compaction that could not reopen the new file */
-        uint64_t size;          /* bytes of good log: where the next record goes */
-        bool broken;            /* a failed append could not be cut back: append refuses */
-        struct outbox_store_io io;
-};
 
 /* ---- little-endian fields -------------------------------------------------------------------- */
 
@@ -232,7 +224,59 @@ int outbox_log_decode(const uint8_t *buf, size_t len, const struct outbox_log_op
         return 0;
 }
 
+uint64_t outbox_log_max_id(const uint8_t *buf, size_t len)
+{
+        /* Checksummed bytes: each real record once, and a bounded extra for look-alikes. */
+        uint64_t budget = (uint64_t) len + OUTBOX_SCAN_SLACK, high = 0;
+        size_t pos = 0;
+
+        while (len - pos >= OUTBOX_REMOVAL_RECORD) {
+                const uint8_t *p = buf + pos, *body = p + OUTBOX_RECORD_HEAD;
+                size_t left = len - pos - OUTBOX_RECORD_HEAD;
+                uint32_t n = get32(p);
+                uint64_t id = 0;
+
+                /* What decode_record accepts, checked cheaply before the CRC. */
+                if (n == 1 + 8 && body[0] == TYPE_REMOVAL)
+                        id = get64(body + 1);
+                else if (n >= 1 + OUTBOX_MESSAGE_BODY && n <= OUTBOX_RECORD_MAX - OUTBOX_RECORD_HEAD &&
+                         left >= n && body[0] == TYPE_MESSAGE && !(body[19] & ~FLAG_CONFIRMABLE) &&
+                         n == 1 + OUTBOX_MESSAGE_BODY + (size_t) get16(body + 36))
+                        id = get64(body + 1);
+                if (id >= 1 && id <= OUTBOX_ID_MAX && left >= n) {
+                        if (budget < n)
+                                break;
+                        budget -= n;
+                        if (durable_crc32(body, n) == get32(p + 4)) {
+                                if (id > high)
+                                        high = id;
+                                pos += OUTBOX_RECORD_HEAD + n;
+                                continue;
+                        }
+                }
+                pos++;
+        }
+        return high;
+}
+
 /* ---- the edge -------------------------------------------------------------------------------- */
+
+struct outbox_store {
+        char *dir;
+        char path[PATH_MAX];
+        struct outbox *o;       /* the owner's queue (open's o): what a rewrite writes */
+        int fd;                 /* the live log; -1 if none could be opened (then rewrite) */
+        uint64_t size;          /* bytes of good log: where the next record goes */
+        bool read_only;         /* fd is O_RDONLY: the file or the directory refused writing */
+        bool broken;            /* a failed append could not be cut back */
+        bool rewrite;           /* the file must be rewritten from o before the next append */
+        bool aside;             /* the file's bytes from aside_from are damage not yet saved */
+        uint64_t aside_from;
+        bool dir_unsynced;      /* a rename whose directory fsync failed: appends sync it first */
+        unsigned retry_skip;    /* removals until a failing store tries to heal (or compact) again */
+        int error;              /* why appends fail (-errno), 0 if they work as far as known */
+        struct outbox_store_io io;
+};
 
 static ssize_t default_pwrite(int fd, const void *buf, size_t n, off_t offset)
 {
@@ -242,6 +286,26 @@ static ssize_t default_pwrite(int fd, const void *buf, size_t n, off_t offset)
 static int default_sync(int fd)
 {
         return fdatasync(fd);
+}
+
+static int default_open(const char *path, int flags)
+{
+        return open(path, flags);
+}
+
+static void io_fill(struct outbox_store_io *io, const struct outbox_store_io *with)
+{
+        *io = with ? *with : (struct outbox_store_io) { 0 };
+        if (!io->pwrite)
+                io->pwrite = default_pwrite;
+        if (!io->sync)
+                io->sync = default_sync;
+        if (!io->truncate)
+                io->truncate = ftruncate;
+        if (!io->sync_dir)
+                io->sync_dir = fsync;
+        if (!io->open)
+                io->open = default_open;
 }
 
 struct replay {
@@ -290,11 +354,38 @@ static int fail(char *why, size_t why_size, int r, const char *fmt, ...)
         return r;
 }
 
-static int open_log(const char *path)
+static int open_log(const struct outbox_store *s, int flags)
 {
-        int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        int fd = s->io.open(s->path, flags | O_CLOEXEC | O_NOFOLLOW);
 
         return fd < 0 ? -errno : fd;
+}
+
+/* What a read-only state dir (or a log we may not write) says to O_RDWR. */
+static bool read_only_error(int r)
+{
+        return r == -EROFS || r == -EACCES || r == -EPERM;
+}
+
+static bool needs_heal(const struct outbox_store *s)
+{
+        return s->fd < 0 || s->read_only || s->broken || s->rewrite || s->aside;
+}
+
+static bool same_file(int a, int b)
+{
+        struct stat sa, sb;
+
+        return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
+}
+
+static uint64_t realtime_usec(void)
+{
+        struct timespec ts;
+
+        if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
+                return 0;
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
 /* Up to max bytes of fd into a new buffer; *total the file's size. */
@@ -331,38 +422,107 @@ static int read_log(int fd, size_t max, uint8_t **out, size_t *len, uint64_t *to
         return 0;
 }
 
-/* Keep the good prefix of a damaged log, write the rest aside. */
+/* Write len bytes as the new log (temp file, fsync, rename, directory fsync) and make fd the
+ * live file's whenever the rename happened, also when a later step failed: appends must never
+ * go to the replaced, unlinked file. A rename whose directory fsync failed counts as done (the
+ * file is the log; dir_unsynced makes the next append sync the directory before it is
+ * acknowledged). 0, or negative errno with the old file (if any) still the log. */
+static int write_log(struct outbox_store *s, const uint8_t *buf, size_t len)
+{
+        struct stat before, after;
+        bool had = stat(s->path, &before) == 0, renamed;
+        int r = durable_write_mode_sync(s->dir, OUTBOX_FILE_NAME, buf, len, 0600, s->io.sync_dir), fd;
+
+        renamed = r == 0 || (stat(s->path, &after) == 0 &&
+                             (!had || after.st_ino != before.st_ino || after.st_dev != before.st_dev));
+        if (!renamed)
+                return r;
+        fd = open_log(s, O_RDWR);
+        if (s->fd >= 0)
+                (void) close(s->fd);
+        s->fd = fd < 0 ? -1 : fd;
+        s->size = len;
+        s->read_only = false;
+        s->broken = false;
+        s->rewrite = fd < 0;
+        s->dir_unsynced = r < 0;
+        return fd < 0 ? fd : 0;
+}
+
+/* The damaged bytes from aside_from to the end of the file (up to the read limit), beside it. */
+static int save_aside(struct outbox_store *s, char *aside, size_t aside_size)
+{
+        uint64_t total;
+        uint8_t *buf;
+        size_t len;
+        int r;
+
+        if (s->fd < 0)
+                return -EBADF;
+        r = read_log(s->fd, OUTBOX_FILE_MAX, &buf, &len, &total);
+        if (r < 0)
+                return r;
+        if (len > s->aside_from)
+                r = durable_write_aside(s->dir, OUTBOX_FILE_NAME, realtime_usec(), buf + s->aside_from,
+                                        len - (size_t) s->aside_from, aside, aside_size);
+        free(buf);
+        if (r == 0)
+                s->aside = false;
+        return r;
+}
+
+/* Keep the good prefix of a damaged log, write the rest aside. The ids of the well-formed
+ * records in the rest are seen (never handed out again) and the rewritten log keeps the highest
+ * as a removal; their messages are not brought back. If the rest cannot be saved or the log
+ * rewritten (a read-only or full disk), the good prefix is used as it is and appends refused
+ * until a later append heals it. -EBADMSG (the store usable) or another negative errno. */
 static int recover(struct outbox_store *s, const uint8_t *buf, size_t len, size_t good, uint64_t total,
                    const char *reason, size_t records, char *why, size_t why_size)
 {
-        uint8_t header[OUTBOX_HEADER_SIZE];
         char aside[PATH_MAX] = "";
-        struct timespec ts;
-        size_t keep = good >= OUTBOX_HEADER_SIZE ? good : 0;
-        int r, fd;
+        size_t keep = good >= OUTBOX_HEADER_SIZE ? good : 0, n;
+        uint64_t prefix_next = outbox_next_id(s->o), high = outbox_log_max_id(buf + good, len - good);
+        uint8_t *nb;
+        int r;
 
-        if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
-                ts.tv_sec = 0;
+        if (high)
+                outbox_see_id(s->o, high);
+        s->size = keep ? keep : OUTBOX_HEADER_SIZE;
+        s->rewrite = true;
         if (len > good) {
-                r = durable_write_aside(s->dir, OUTBOX_FILE_NAME, (uint64_t) ts.tv_sec * 1000000, buf + good,
-                                        len - good, aside, sizeof(aside));
-                if (r < 0)
-                        return fail(why, why_size, r, "%s: %s; cannot save the damaged part: %s (log left as it was)",
-                                    s->path, reason, strerror(-r));
+                r = durable_write_aside(s->dir, OUTBOX_FILE_NAME, realtime_usec(), buf + good, len - good, aside,
+                                        sizeof(aside));
+                if (r < 0) {
+                        s->aside = true;
+                        s->aside_from = good;
+                        s->error = r;
+                        return fail(why, why_size, -EBADMSG,
+                                    "%s: %s; cannot save the damaged part: %s; the %zu records before offset %zu "
+                                    "are used, the file is left as it is and new messages are refused until it "
+                                    "can be saved", s->path, reason, strerror(-r), records, good);
+                }
         }
-        if (keep == 0)
-                (void) outbox_encode_header(header, sizeof(header));
-        r = durable_write_mode(s->dir, OUTBOX_FILE_NAME, keep ? buf : header, keep ? keep : sizeof(header),
-                               0600);
-        if (r < 0)
-                return fail(why, why_size, r, "%s: %s; cannot rewrite its good part: %s", s->path, reason,
-                            strerror(-r));
-        fd = open_log(s->path);
-        if (fd < 0)
-                return fail(why, why_size, fd, "%s: cannot reopen: %s", s->path, strerror(-fd));
-        (void) close(s->fd);
-        s->fd = fd;
-        s->size = keep ? keep : sizeof(header);
+        /* The good part (a new header if there was none), and the highest id the rest held. */
+        n = keep ? keep : OUTBOX_HEADER_SIZE;
+        nb = malloc(n + OUTBOX_REMOVAL_RECORD);
+        if (!nb)
+                return fail(why, why_size, -ENOMEM, "%s: out of memory recovering it", s->path);
+        if (keep)
+                memcpy(nb, buf, keep);
+        else
+                (void) outbox_encode_header(nb, n);
+        if (high >= prefix_next)
+                n += (size_t) outbox_encode_removal(high, nb + n, OUTBOX_REMOVAL_RECORD);
+        r = write_log(s, nb, n);
+        free(nb);
+        if (r < 0) {
+                s->error = r;
+                return fail(why, why_size, -EBADMSG,
+                            "%s: %s; cannot rewrite its good part: %s; the %zu records before offset %zu are "
+                            "used%s%s, new messages are refused until the log can be rewritten", s->path,
+                            reason, strerror(-r), records, good, aside[0] ? ", the rest was saved to " : "",
+                            aside);
+        }
         if (keep == 0 && len == 0)
                 return fail(why, why_size, -EBADMSG, "%s: %s; started a new log", s->path, reason);
         if (len == good)
@@ -374,8 +534,8 @@ static int recover(struct outbox_store *s, const uint8_t *buf, size_t len, size_
                     records);
 }
 
-int outbox_store_open(const char *dir, struct outbox *o, char *why, size_t why_size,
-                      struct outbox_store **out)
+int outbox_store_open_io(const char *dir, struct outbox *o, const struct outbox_store_io *io, char *why,
+                         size_t why_size, struct outbox_store **out)
 {
         static const struct outbox_log_ops ops = { replay_message, replay_removal };
         struct replay rp = { .o = o };
@@ -384,13 +544,14 @@ int outbox_store_open(const char *dir, struct outbox *o, char *why, size_t why_s
         uint8_t *buf = NULL;
         size_t len = 0, good = 0;
         uint64_t total = 0;
-        int r;
+        int r, ro = 0;
 
         s = calloc(1, sizeof(*s));
         if (!s)
                 return fail(why, why_size, -ENOMEM, "out of memory");
         s->fd = -1;
-        s->io = (struct outbox_store_io) { default_pwrite, default_sync };
+        s->o = o;
+        io_fill(&s->io, io);
         s->dir = strdup(dir);
         r = snprintf(s->path, sizeof(s->path), "%s/%s", dir, OUTBOX_FILE_NAME);
         if (!s->dir || r < 0 || (size_t) r >= sizeof(s->path)) {
@@ -399,18 +560,34 @@ int outbox_store_open(const char *dir, struct outbox *o, char *why, size_t why_s
                 goto fail;
         }
 
-        s->fd = open_log(s->path);
+        s->fd = open_log(s, O_RDWR);
         if (s->fd == -ENOENT) {
                 uint8_t header[OUTBOX_HEADER_SIZE];
 
                 (void) outbox_encode_header(header, sizeof(header));
                 /* Temp file, fsync, rename, fsync of dir: the new log is there whole or not at all. */
-                r = durable_write_mode(dir, OUTBOX_FILE_NAME, header, sizeof(header), 0600);
+                s->fd = -1;
+                r = write_log(s, header, sizeof(header));
+                if (read_only_error(r) && s->fd < 0) {
+                        /* Nothing to deliver; appends create it once the directory is writable. */
+                        s->rewrite = true;
+                        s->error = r;
+                        s->size = OUTBOX_HEADER_SIZE;
+                        (void) fail(why, why_size, 0, "%s: cannot create: %s; new messages are refused until it "
+                                    "can be", s->path, strerror(-r));
+                        *out = s;
+                        return 0;
+                }
                 if (r < 0) {
                         (void) fail(why, why_size, r, "%s: cannot create: %s", s->path, strerror(-r));
                         goto fail;
                 }
-                s->fd = open_log(s->path);
+        } else if (read_only_error(s->fd)) {
+                /* A read-only state dir: what is stored is still delivered. */
+                ro = s->fd;
+                s->fd = open_log(s, O_RDONLY);
+                s->read_only = s->fd >= 0;
+                s->error = ro;
         }
         if (s->fd < 0) {
                 r = s->fd;
@@ -436,6 +613,10 @@ int outbox_store_open(const char *dir, struct outbox *o, char *why, size_t why_s
         if (r == 0 && total == len) {
                 s->size = len;
                 free(buf);
+                if (ro)
+                        (void) fail(why, why_size, 0, "%s: opened read-only (%s): its %zu messages are delivered, "
+                                    "new messages are refused until it can be written", s->path, strerror(-ro),
+                                    outbox_count(o));
                 *out = s;
                 return 0;
         }
@@ -464,14 +645,80 @@ fail:
         return r;
 }
 
+int outbox_store_open(const char *dir, struct outbox *o, char *why, size_t why_size,
+                      struct outbox_store **out)
+{
+        return outbox_store_open_io(dir, o, NULL, why, why_size, out);
+}
+
+static int sync_dir(const struct outbox_store *s)
+{
+        int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+
+        if (fd < 0)
+                return -errno;
+        if (s->io.sync_dir(fd) < 0 && errno != EINVAL)
+                r = -errno;
+        (void) close(fd);
+        return r;
+}
+
+/* Make the store writable again: reopen read-write, save a damaged tail aside, cut back a torn
+ * append, or rewrite the file from the owner's queue. 0 or negative errno. */
+static int heal(struct outbox_store *s)
+{
+        int r, fd;
+
+        if (s->fd >= 0 && s->read_only) {
+                fd = open_log(s, O_RDWR);
+                if (fd < 0 && fd != -ENOENT)
+                        return fd;
+                if (fd >= 0 && same_file(fd, s->fd)) {
+                        (void) close(s->fd);
+                        s->fd = fd;
+                        s->read_only = false;
+                } else {
+                        /* Replaced or gone meanwhile: write what we hold. */
+                        if (fd >= 0)
+                                (void) close(fd);
+                        s->rewrite = true;
+                }
+        }
+        if (s->aside) {
+                r = save_aside(s, NULL, 0);
+                if (r < 0)
+                        return r;
+        }
+        if (s->broken && !s->rewrite && s->fd >= 0) {
+                if (s->io.truncate(s->fd, (off_t) s->size) == 0 && s->io.sync(s->fd) == 0)
+                        s->broken = false;
+                else
+                        s->rewrite = true;
+        }
+        if (s->fd < 0 || s->read_only)
+                s->rewrite = true;
+        return s->rewrite ? outbox_store_compact(s, s->o) : 0;
+}
+
 /* Append n bytes as one write at the end of the good log, then fdatasync. */
-static int append(struct outbox_store *s, const uint8_t *buf, size_t n)
+static int append(struct outbox_store *s, const uint8_t *buf, size_t n, bool message)
 {
         size_t done = 0;
         int r = 0;
 
-        if (s->fd < 0 || s->broken)
-                return -EIO;
+        if (!message && s->retry_skip > 0)
+                s->retry_skip--;
+        if (needs_heal(s)) {
+                /* An Enqueue always tries; removals once every OUTBOX_RETRY_EVERY on a failing disk. */
+                if (!message && s->retry_skip > 0)
+                        return s->error < 0 ? s->error : -EIO;
+                r = heal(s);
+                if (r < 0) {
+                        s->error = r;
+                        s->retry_skip = OUTBOX_RETRY_EVERY;
+                        return r;
+                }
+        }
         while (done < n) {
                 ssize_t w = s->io.pwrite(s->fd, buf + done, n - done, (off_t) (s->size + done));
 
@@ -486,15 +733,27 @@ static int append(struct outbox_store *s, const uint8_t *buf, size_t n)
         }
         if (r == 0 && s->io.sync(s->fd) < 0)
                 r = -errno;
+        /* A rename not yet durable in the directory: a power cut could bring back the old file. */
+        if (r == 0 && s->dir_unsynced) {
+                r = sync_dir(s);
+                if (r == 0)
+                        s->dir_unsynced = false;
+        }
         if (r == 0) {
                 s->size += n;
+                s->error = 0;
+                if (message)
+                        s->retry_skip = 0;
                 return 0;
         }
         /* Nothing half-written stays: a torn record would hide every later one at recovery. */
-        if (ftruncate(s->fd, (off_t) s->size) < 0)
+        if (s->io.truncate(s->fd, (off_t) s->size) < 0) {
                 s->broken = true;
-        else
+                s->retry_skip = OUTBOX_RETRY_EVERY;
+        } else {
                 (void) s->io.sync(s->fd);
+        }
+        s->error = r;
         return r;
 }
 
@@ -503,7 +762,7 @@ int outbox_store_append_message(struct outbox_store *s, const struct outbox_mess
         uint8_t buf[OUTBOX_RECORD_MAX];
         int n = outbox_encode_message(m, buf, sizeof(buf));
 
-        return n < 0 ? n : append(s, buf, (size_t) n);
+        return n < 0 ? n : append(s, buf, (size_t) n, true);
 }
 
 int outbox_store_append_removal(struct outbox_store *s, uint64_t id)
@@ -511,7 +770,7 @@ int outbox_store_append_removal(struct outbox_store *s, uint64_t id)
         uint8_t buf[OUTBOX_REMOVAL_RECORD];
         int n = outbox_encode_removal(id, buf, sizeof(buf));
 
-        return n < 0 ? n : append(s, buf, (size_t) n);
+        return n < 0 ? n : append(s, buf, (size_t) n, false);
 }
 
 /* The removal that keeps the highest id ever handed out in a compacted log, or 0. */
@@ -520,6 +779,8 @@ static uint64_t tombstone(const struct outbox *o)
         const struct outbox_message *last = outbox_get(o, outbox_count(o) ? outbox_count(o) - 1 : 0);
         uint64_t highest = outbox_next_id(o) - 1;
 
+        if (highest > OUTBOX_ID_MAX)
+                highest = OUTBOX_ID_MAX;        /* next_id saturated at UINT64_MAX */
         return highest > (last ? last->id : 0) ? highest : 0;
 }
 
@@ -535,7 +796,9 @@ bool outbox_store_should_compact(const struct outbox_store *s, const struct outb
 {
         uint64_t live = compact_size(o);
 
-        if (s->fd < 0 || s->broken)
+        if (s->retry_skip > 0)
+                return false;           /* a failing disk: not on every removal */
+        if (needs_heal(s))
                 return true;
         if (s->size <= live)
                 return false;
@@ -547,10 +810,16 @@ int outbox_store_compact(struct outbox_store *s, const struct outbox *o)
         uint64_t size = compact_size(o), id = tombstone(o);
         size_t used;
         uint8_t *buf;
-        int r, fd;
+        int r = 0;
 
         if (size > SIZE_MAX)
                 return -EFBIG;
+        /* Never rewrite over damage not yet saved for a human. */
+        if (s->aside) {
+                r = save_aside(s, NULL, 0);
+                if (r < 0)
+                        goto failed;
+        }
         buf = malloc((size_t) size);
         if (!buf)
                 return -ENOMEM;
@@ -567,20 +836,25 @@ int outbox_store_compact(struct outbox_store *s, const struct outbox *o)
                         goto out;
                 used += (size_t) r;
         }
-        r = durable_write_mode(s->dir, OUTBOX_FILE_NAME, buf, used, 0600);
-        if (r < 0)
-                goto out;
-        /* The old descriptor is the replaced file's: appends go to the new one. */
-        fd = open_log(s->path);
-        if (s->fd >= 0)
-                (void) close(s->fd);
-        s->fd = fd < 0 ? -1 : fd;
-        s->size = used;
-        s->broken = false;
-        r = fd < 0 ? fd : 0;
+        r = write_log(s, buf, used);
 out:
         free(buf);
+failed:
+        if (r < 0) {
+                s->error = r;
+                s->retry_skip = OUTBOX_RETRY_EVERY;
+        } else {
+                s->error = 0;
+                s->retry_skip = 0;
+        }
         return r;
+}
+
+int outbox_store_error(const struct outbox_store *s)
+{
+        if (!needs_heal(s) && !s->dir_unsynced)
+                return 0;
+        return s->error < 0 ? s->error : -EIO;
 }
 
 const char *outbox_store_path(const struct outbox_store *s)
@@ -606,5 +880,5 @@ struct outbox_store *outbox_store_close(struct outbox_store *s)
 
 void outbox_store_set_io(struct outbox_store *s, const struct outbox_store_io *io)
 {
-        s->io = *io;
+        io_fill(&s->io, io);
 }

@@ -244,11 +244,19 @@ static bool expired(const struct outbox_message *m, uint64_t now)
         return m->expires != 0 && m->expires <= now;
 }
 
+/* Is m waiting for its back-off at now? retry_at is realtime: a back-off never lasts longer than
+ * retry_max_usec, so a retry_at further ahead than that means the clock went back since it was
+ * set, and the message is due now (else a step back of a day would hold the queue for a day). */
+static bool backing_off(const struct outbox *o, const struct outbox_message *m, uint64_t now)
+{
+        return m->retry_at > now && m->retry_at - now <= o->cfg.retry_max_usec;
+}
+
 const struct outbox_message *outbox_head(const struct outbox *o, uint64_t now)
 {
         const struct outbox_message *m = outbox_get(o, 0);
 
-        if (!m || expired(m, now) || m->retry_at > now)
+        if (!m || expired(m, now) || backing_off(o, m, now))
                 return NULL;
         return m;
 }
@@ -296,7 +304,7 @@ uint64_t outbox_next_deadline(const struct outbox *o, uint64_t now)
 {
         uint64_t t = UINT64_MAX;
 
-        if (o->n > 0 && o->m[0]->retry_at > now)
+        if (o->n > 0 && backing_off(o, o->m[0], now))
                 t = o->m[0]->retry_at;
         for (size_t i = 0; i < o->n; i++)
                 if (o->m[i]->expires != 0 && o->m[i]->expires < t)

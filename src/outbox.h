@@ -79,7 +79,8 @@ const struct outbox_message *outbox_get(const struct outbox *o, size_t i);
 /* The message with this id, or NULL. */
 const struct outbox_message *outbox_find(const struct outbox *o, uint64_t id);
 /* The oldest message if it may be sent at now (not expired, retry_at <= now), else NULL.
- * In order: a head waiting for its back-off holds the ones behind it. */
+ * In order: a head waiting for its back-off holds the ones behind it. A retry_at more than
+ * retry_max_usec after now counts as due: the realtime clock went back since it was set. */
 const struct outbox_message *outbox_head(const struct outbox *o, uint64_t now);
 /* Expired messages (expires != 0 && expires <= now): their ids, oldest first, up to max;
  * the caller removes each (after logging it durably). Returns how many. */
@@ -91,7 +92,8 @@ uint64_t outbox_backoff(const struct outbox *o, uint32_t n);
  * OUTBOX_RETRY with retry_at = now + backoff(attempts). An id no longer queued (cleared during
  * its send) changes nothing: OUTBOX_DELIVERED if delivered, else OUTBOX_DROPPED. */
 enum outbox_verdict outbox_result(struct outbox *o, uint64_t id, bool delivered, uint64_t now);
-/* Earliest time something becomes due: the head's retry_at if in the future, the earliest
+/* Earliest time something becomes due: the head's retry_at if in the future (and no more than
+ * retry_max_usec ahead: see outbox_head), the earliest
  * expiry (which may be <= now: then outbox_expired has work); UINT64_MAX if none (no timer
  * then). A head that may be sent now is no deadline: sending waits for the module, not time. */
 uint64_t outbox_next_deadline(const struct outbox *o, uint64_t now);

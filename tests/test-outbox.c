@@ -388,6 +388,33 @@ START_TEST(test_next_deadline)
 }
 END_TEST
 
+/* A realtime clock stepped back holds nothing for longer than a back-off can last. */
+START_TEST(test_clock_stepped_back)
+{
+        struct outbox *o = new_outbox(NULL);
+
+        add(o, 1, 1, 4);
+        add(o, 2, 1, 4);
+        ck_assert_int_eq(outbox_result(o, 1, false, T0), OUTBOX_RETRY);
+        ck_assert_uint_eq(outbox_find(o, 1)->retry_at, T0 + 2 * SEC);
+        /* Back by a second: still a back-off (at most retry_max ahead), held until it ends. */
+        ck_assert_ptr_null(outbox_head(o, T0 - SEC));
+        ck_assert_uint_eq(outbox_next_deadline(o, T0 - SEC), T0 + 2 * SEC);
+        /* Exactly retry_max ahead is still a back-off. */
+        ck_assert_ptr_null(outbox_head(o, T0 + 2 * SEC - 300 * SEC));
+        /* Back by an hour: retry_at is further ahead than any back-off, so the clock moved: due now. */
+        ck_assert_ptr_nonnull(outbox_head(o, T0 - 3600 * SEC));
+        ck_assert_uint_eq(outbox_head(o, T0 - 3600 * SEC)->id, 1);
+        ck_assert_uint_eq(outbox_next_deadline(o, T0 - 3600 * SEC), UINT64_MAX);
+        ck_assert_ptr_nonnull(outbox_head(o, T0 + 2 * SEC - 300 * SEC - 1));
+        /* The next failure backs off from the new now. */
+        ck_assert_int_eq(outbox_result(o, 1, false, T0 - 3600 * SEC), OUTBOX_RETRY);
+        ck_assert_uint_eq(outbox_find(o, 1)->retry_at, T0 - 3600 * SEC + 4 * SEC);
+        ck_assert_ptr_null(outbox_head(o, T0 - 3600 * SEC));
+        outbox_free(o);
+}
+END_TEST
+
 /* ---- log: records -------------------------------------------------------------------------------- */
 
 struct capture {
@@ -615,6 +642,19 @@ static struct outbox *expected_after(const struct testlog *l, size_t k)
         return o;
 }
 
+/* The highest id in records from..n of the test log (0-based: record i ends at ends[i + 1]). */
+static uint64_t highest_after(const struct testlog *l, size_t from)
+{
+        static const uint64_t ids[] = { 1, 2, 1, 3, 4, 3, 5, 9 };      /* build_log's records */
+        uint64_t high = 0;
+
+        ck_assert_uint_eq(l->n, sizeof(ids) / sizeof(ids[0]));
+        for (size_t i = from; i < l->n; i++)
+                if (ids[i] > high)
+                        high = ids[i];
+        return high;
+}
+
 /* ---- temp dirs ----------------------------------------------------------------------------------- */
 
 static char tmpdir[64];
@@ -786,11 +826,22 @@ START_TEST(test_damage_open)
                 char why[512] = "", aside[128], offset[40];
                 int expect;
 
+                size_t base, tomb;
+
                 damage(&l, kind, at, d, &n, &k, &good, &expect);
                 write_path("outbox", d, n);
                 s = open_store(o, expect, why, sizeof(why));
                 ck_assert_ptr_nonnull(s);
                 want = expected_after(&l, k);
+                /* The ids of the intact records after the damaged one are seen, never reused, and
+                 * the rewritten log keeps the highest as a removal (a flip leaves the records
+                 * after it intact; a truncation leaves none). */
+                tomb = kind == FLIP ? highest_after(&l, at < OUTBOX_HEADER_SIZE ? 0 : k + 1) : 0;
+                if (tomb < outbox_next_id(want))
+                        tomb = 0;
+                if (tomb)
+                        outbox_see_id(want, tomb);
+                base = good >= OUTBOX_HEADER_SIZE ? good : OUTBOX_HEADER_SIZE;
                 assert_same_outbox(o, want);
                 if (expect == 0) {
                         ck_assert_uint_eq(corrupt_files(aside, sizeof(aside)), 0);
@@ -808,12 +859,19 @@ START_TEST(test_damage_open)
                         } else {
                                 ck_assert_uint_eq(corrupt_files(aside, sizeof(aside)), 0);
                         }
-                        /* The log is its good part (a new header if there was none). */
+                        /* The log is its good part (a new header if there was none), and the
+                         * removal of the highest id the rest held if it is above them. */
                         fn = read_path("outbox", f, sizeof(f));
-                        ck_assert_uint_eq(fn, good >= OUTBOX_HEADER_SIZE ? good : OUTBOX_HEADER_SIZE);
-                        ck_assert(memcmp(f, l.b, fn) == 0);
+                        ck_assert_uint_eq(fn, base + (tomb ? OUTBOX_REMOVAL_RECORD : 0));
+                        ck_assert(memcmp(f, l.b, base) == 0);
+                        if (tomb) {
+                                uint8_t rm[OUTBOX_REMOVAL_RECORD];
+
+                                ck_assert_int_eq(outbox_encode_removal(tomb, rm, sizeof(rm)), sizeof(rm));
+                                ck_assert(memcmp(f + base, rm, sizeof(rm)) == 0);
+                        }
                 }
-                ck_assert_uint_eq(outbox_store_size(s), good >= OUTBOX_HEADER_SIZE ? good : OUTBOX_HEADER_SIZE);
+                ck_assert_uint_eq(outbox_store_size(s), base + (tomb ? OUTBOX_REMOVAL_RECORD : 0));
                 outbox_store_close(s);
                 /* Reopened: clean, the same messages. */
                 s = open_store(o2, 0, why, sizeof(why));
@@ -1106,6 +1164,281 @@ START_TEST(test_compaction)
 }
 END_TEST
 
+/* ---- log: a read-only state dir, a failing directory fsync, a broken store ------------------- */
+
+static int ro_mode;                     /* 1: the log and its directory refuse O_RDWR (EROFS) */
+static unsigned ro_rdwr_opens;
+
+static int ro_open(const char *path, int flags)
+{
+        if ((flags & O_ACCMODE) != O_RDONLY) {
+                ro_rdwr_opens++;
+                if (ro_mode) {
+                        errno = EROFS;
+                        return -1;
+                }
+        }
+        return open(path, flags);
+}
+
+static void store_messages(uint64_t from, uint64_t to, struct outbox *o)
+{
+        struct outbox_store *s;
+        char why[256];
+
+        s = open_store(o, 0, why, sizeof(why));
+        for (uint64_t id = from; id <= to; id++) {
+                struct outbox_message m = make_msg(id, 1, 20);
+
+                ck_assert_int_eq(outbox_store_append_message(s, &m), 0);
+                ck_assert_int_eq(outbox_add(o, &m), 0);
+        }
+        outbox_store_close(s);
+}
+
+/* What is stored is replayed (and so delivered) from a read-only state dir; appends are refused
+ * with EROFS, removals too (trying to reopen only once in OUTBOX_RETRY_EVERY); once writable, an
+ * append works without a restart. */
+START_TEST(test_read_only_dir)
+{
+        static const struct outbox_store_io io = { .open = ro_open };
+        struct outbox *o = new_outbox(NULL), *o2 = new_outbox(NULL), *o3 = new_outbox(NULL);
+        struct outbox_message m = make_msg(4, 1, 8);
+        struct outbox_store *s = NULL;
+        uint8_t before[4096], after[4096];
+        size_t nb;
+        char why[256] = "";
+
+        make_dir();
+        store_messages(1, 3, o);
+        nb = read_path("outbox", before, sizeof(before));
+        ro_mode = 1;
+        ro_rdwr_opens = 0;
+        ck_assert_int_eq(outbox_store_open_io(tmpdir, o2, &io, why, sizeof(why), &s), 0);
+        ck_assert_ptr_nonnull(s);
+        ck_assert_msg(strstr(why, "opened read-only (Read-only file system)") && strstr(why, outbox_store_path(s)),
+                      "why \"%s\"", why);
+        assert_same_outbox(o2, o);
+        ck_assert_int_eq(outbox_store_error(s), -EROFS);
+        ck_assert_int_eq(outbox_store_append_message(s, &m), -EROFS);
+        /* Delivery goes on in memory: removals fail the same way, and do not retry every time. */
+        ro_rdwr_opens = 0;
+        for (int i = 0; i < 2 * OUTBOX_RETRY_EVERY; i++) {
+                ck_assert_int_eq(outbox_store_append_removal(s, 1), -EROFS);
+                ck_assert(!outbox_store_should_compact(s, o2) || i % OUTBOX_RETRY_EVERY == OUTBOX_RETRY_EVERY - 1);
+        }
+        ck_assert_uint_le(ro_rdwr_opens, 2);
+        ck_assert_uint_eq(read_path("outbox", after, sizeof(after)), nb);
+        ck_assert(memcmp(before, after, nb) == 0);
+        (void) outbox_remove(o2, 1);
+        /* Writable again: the next message append reopens read-write. */
+        ro_mode = 0;
+        ck_assert_int_eq(outbox_store_append_message(s, &m), 0);
+        ck_assert_int_eq(outbox_add(o2, &m), 0);
+        ck_assert_int_eq(outbox_store_error(s), 0);
+        ck_assert_int_eq(outbox_store_append_removal(s, 1), 0);
+        outbox_store_close(s);
+        s = open_store(o3, 0, why, sizeof(why));
+        assert_same_outbox(o3, o2);
+        outbox_store_close(s);
+        outbox_free(o3);
+        outbox_free(o2);
+        outbox_free(o);
+        remove_dir();
+}
+END_TEST
+
+/* Not root: a real read-only state dir (root ignores the mode bits). */
+START_TEST(test_read_only_dir_real)
+{
+        struct outbox *o = new_outbox(NULL), *o2 = new_outbox(NULL);
+        struct outbox_message m = make_msg(4, 1, 8);
+        struct outbox_store *s = NULL;
+        char why[256] = "", path[256];
+
+        if (geteuid() == 0) {
+                outbox_free(o2);
+                outbox_free(o);
+                return;
+        }
+        make_dir();
+        store_messages(1, 3, o);
+        snprintf(path, sizeof(path), "%s/outbox", tmpdir);
+        ck_assert_int_eq(chmod(path, 0400), 0);
+        ck_assert_int_eq(chmod(tmpdir, 0500), 0);
+        ck_assert_int_eq(outbox_store_open(tmpdir, o2, why, sizeof(why), &s), 0);
+        assert_same_outbox(o2, o);
+        ck_assert_int_eq(outbox_store_error(s), -EACCES);
+        ck_assert_int_eq(outbox_store_append_message(s, &m), -EACCES);
+        ck_assert_int_eq(chmod(tmpdir, 0700), 0);
+        ck_assert_int_eq(chmod(path, 0600), 0);
+        ck_assert_int_eq(outbox_store_append_message(s, &m), 0);
+        outbox_store_close(s);
+        outbox_free(o2);
+        outbox_free(o);
+        remove_dir();
+}
+END_TEST
+
+static int dir_sync_fails;
+
+static int seam_sync_dir(int fd)
+{
+        if (dir_sync_fails) {
+                errno = EIO;
+                return -1;
+        }
+        return fsync(fd);
+}
+
+/* After a rename whose directory fsync failed (a compaction, a recovery rewrite), appends go to
+ * the live file, never to the unlinked old one, and sync the directory before they succeed. */
+START_TEST(test_rename_dir_sync_fails)
+{
+        static const struct outbox_store_io io = { .sync_dir = seam_sync_dir };
+        struct outbox *o = new_outbox(NULL), *o2;
+        struct outbox_message m5 = make_msg(5, 1, 8), m6 = make_msg(6, 1, 8);
+        struct outbox_store *s;
+        struct testlog l;
+        char why[512];
+
+        make_dir();
+        store_messages(1, 4, o);
+        o2 = new_outbox(NULL);
+        s = open_store(o2, 0, why, sizeof(why));
+        outbox_store_set_io(s, &io);
+        ck_assert_int_eq(outbox_store_append_removal(s, 1), 0);
+        ck_assert(outbox_remove(o2, 1));
+        dir_sync_fails = 1;
+        ck_assert_int_eq(outbox_store_compact(s, o2), 0);
+        /* The directory still cannot be synced: not acknowledged, nothing left in the file. */
+        ck_assert_int_eq(outbox_store_append_message(s, &m5), -EIO);
+        dir_sync_fails = 0;
+        ck_assert_int_eq(outbox_store_append_message(s, &m5), 0);
+        ck_assert_int_eq(outbox_add(o2, &m5), 0);
+        outbox_store_close(s);
+        outbox_free(o);
+        o = new_outbox(NULL);
+        s = open_store(o, 0, why, sizeof(why));
+        assert_same_outbox(o, o2);
+        outbox_store_close(s);
+        outbox_free(o);
+        outbox_free(o2);
+        clean_dir(false);
+
+        /* The same after a recovery rewrite (a damaged tail). */
+        build_log(&l);
+        write_path("outbox", l.b, l.len - 1);
+        o = new_outbox(NULL);
+        dir_sync_fails = 1;
+        s = NULL;
+        ck_assert_int_eq(outbox_store_open_io(tmpdir, o, &io, why, sizeof(why), &s), -EBADMSG);
+        ck_assert_ptr_nonnull(s);
+        ck_assert_int_eq(outbox_store_append_message(s, &m6), -EIO);
+        dir_sync_fails = 0;
+        ck_assert_int_eq(outbox_store_append_message(s, &m6), 0);
+        ck_assert_int_eq(outbox_add(o, &m6), 0);
+        outbox_store_close(s);
+        o2 = new_outbox(NULL);
+        s = open_store(o2, 0, why, sizeof(why));
+        assert_same_outbox(o2, o);
+        ck_assert_ptr_nonnull(outbox_find(o2, 6));
+        outbox_store_close(s);
+        outbox_free(o2);
+        outbox_free(o);
+        remove_dir();
+}
+END_TEST
+
+static int truncate_fails;
+
+static int seam_truncate(int fd, off_t len)
+{
+        if (truncate_fails) {
+                errno = EIO;
+                return -1;
+        }
+        return ftruncate(fd, len);
+}
+
+/* A failed append that cannot be cut back heals at the next append, also with an empty queue and
+ * no compaction asked for: by a cut back that works now, or by a rewrite from the queue. */
+START_TEST(test_broken_store_heals)
+{
+        static const struct outbox_store_io io = { seam_pwrite, seam_sync, seam_truncate, NULL, NULL };
+        struct outbox *o = new_outbox(NULL), *o2;
+        struct outbox_message m1 = make_msg(1, 1, 100), m2 = make_msg(2, 1, 300), m3 = make_msg(3, 1, 5);
+        struct outbox_store *s;
+        char why[256];
+
+        for (int round = 0; round < 2; round++) {
+                make_dir();
+                o = new_outbox(NULL);
+                s = open_store(o, 0, why, sizeof(why));
+                outbox_store_set_io(s, &io);
+                seam_mode = 0;
+                truncate_fails = 0;
+                ck_assert_int_eq(outbox_store_append_message(s, &m1), 0);
+                ck_assert_int_eq(outbox_store_append_removal(s, 1), 0);
+                /* Half a record reaches the file and stays there. */
+                seam_mode = 1;
+                truncate_fails = 1;
+                ck_assert_int_eq(outbox_store_append_message(s, &m2), -ENOSPC);
+                ck_assert_int_eq(outbox_store_error(s), -ENOSPC);
+                /* Round 0: the cut back works again; round 1: it never does (a rewrite heals). */
+                seam_mode = 0;
+                truncate_fails = round;
+                ck_assert_int_eq(outbox_store_append_message(s, &m3), 0);
+                ck_assert_int_eq(outbox_add(o, &m3), 0);
+                ck_assert_int_eq(outbox_store_error(s), 0);
+                outbox_store_close(s);
+                o2 = new_outbox(NULL);
+                s = open_store(o2, 0, why, sizeof(why));
+                assert_same_outbox(o2, o);
+                outbox_store_close(s);
+                outbox_free(o2);
+                outbox_free(o);
+                remove_dir();
+        }
+        truncate_fails = 0;
+}
+END_TEST
+
+/* A record damaged in the middle: the ids after it are never handed out again, also after the
+ * next restart; their messages are not brought back. */
+START_TEST(test_damage_middle_ids)
+{
+        struct outbox *o = new_outbox(NULL), *o2 = new_outbox(NULL), *o3 = new_outbox(NULL);
+        struct outbox_store *s;
+        uint8_t b[8192];
+        size_t n, third;
+        char why[512];
+
+        make_dir();
+        store_messages(1, 10, o);
+        n = read_path("outbox", b, sizeof(b));
+        third = OUTBOX_HEADER_SIZE + 2 * (46 + 20);
+        b[third + 20] ^= 0x40;          /* message 3's body */
+        write_path("outbox", b, n);
+        s = open_store(o2, -EBADMSG, why, sizeof(why));
+        ck_assert_uint_eq(outbox_count(o2), 2);
+        ck_assert_uint_eq(outbox_next_id(o2), 11);
+        outbox_store_close(s);
+        s = open_store(o3, 0, why, sizeof(why));
+        ck_assert_uint_eq(outbox_count(o3), 2);
+        ck_assert_uint_eq(outbox_next_id(o3), 11);
+        outbox_store_close(s);
+        /* The scan itself: every record of the tail, none in an empty or short buffer. */
+        ck_assert_uint_eq(outbox_log_max_id(b + third, n - third), 10);
+        ck_assert_uint_eq(outbox_log_max_id(b + third, 20), 0);
+        ck_assert_uint_eq(outbox_log_max_id(b, 0), 0);
+        outbox_free(o3);
+        outbox_free(o2);
+        outbox_free(o);
+        remove_dir();
+}
+END_TEST
+
 static Suite *outbox_suite(void)
 {
         Suite *s = suite_create("outbox");
@@ -1121,6 +1454,7 @@ static Suite *outbox_suite(void)
         tcase_add_test(tc, test_drop_after_max_attempts);
         tcase_add_test(tc, test_expiry_fake_clock);
         tcase_add_test(tc, test_next_deadline);
+        tcase_add_test(tc, test_clock_stepped_back);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("log");
@@ -1137,6 +1471,11 @@ static Suite *outbox_suite(void)
                             (int) (sizeof(append_fail_cases) / sizeof(append_fail_cases[0])));
         tcase_add_test(tc, test_append_short_write_rlimit);
         tcase_add_test(tc, test_compaction);
+        tcase_add_test(tc, test_read_only_dir);
+        tcase_add_test(tc, test_read_only_dir_real);
+        tcase_add_test(tc, test_rename_dir_sync_fails);
+        tcase_add_test(tc, test_broken_store_heals);
+        tcase_add_test(tc, test_damage_middle_ids);
         tcase_set_timeout(tc, 120);
         suite_add_tcase(s, tc);
         return s;
