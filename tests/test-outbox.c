@@ -1366,7 +1366,7 @@ static int seam_truncate(int fd, off_t len)
 START_TEST(test_broken_store_heals)
 {
         static const struct outbox_store_io io = { seam_pwrite, seam_sync, seam_truncate, NULL, NULL };
-        struct outbox *o = new_outbox(NULL), *o2;
+        struct outbox *o, *o2;
         struct outbox_message m1 = make_msg(1, 1, 100), m2 = make_msg(2, 1, 300), m3 = make_msg(3, 1, 5);
         struct outbox_store *s;
         char why[256];
