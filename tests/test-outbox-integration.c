@@ -485,6 +485,50 @@ START_TEST(test_clear_and_list)
 }
 END_TEST
 
+/* The module reboots, or its tty goes away, while a message waits for SEND OK: the message is not
+ * lost; it is sent again once the module is back and registered, and delivered. */
+static void lost_mid_send(const char *how)
+{
+        struct harness h;
+        struct harness_events e;
+        char line[64], ev[64];
+        uint64_t id;
+
+        harness_init(&h);
+        harness_start_ready(&h, NULL, "[outbox]\nretry_min_s=1\nretry_max_s=1\n");
+        harness_events_start(&h, &e);
+        harness_sim(&h, "hold-send on");
+        id = enqueue(&h, 11);
+        sent_line(11, line, sizeof(line));
+        for (long end = harness_deadline_ms(WAIT_MS); count_commands(&h, line) == 0;) {
+                ck_assert_msg(harness_now_ms() < end, "never sent");
+                harness_msleep(5);
+        }
+        /* The held SEND OK dies with the module's session (a reset or an unplug forgets it), so
+         * releasing the hold afterwards releases nothing: the next SEND OK is the resend's. */
+        ck_assert_str_eq(harness_sim(&h, "%s", how), "ok");
+        harness_sim(&h, "hold-send off");
+        snprintf(ev, sizeof(ev), "DataDelivered %llu", (unsigned long long) id);
+        ck_assert_msg(harness_events_wait(&e, ev, 3 * WAIT_MS), "not delivered after '%s'", how);
+        ck_assert_int_ge(count_commands(&h, line), 2);
+        snprintf(ev, sizeof(ev), "DataDropped %llu", (unsigned long long) id);
+        ck_assert_int_eq(harness_events_find(&e, ev, 0), -1);
+        harness_events_stop(&e);
+        harness_cleanup(&h);
+}
+
+START_TEST(test_module_reboot_mid_send)
+{
+        lost_mid_send("reset");
+}
+END_TEST
+
+START_TEST(test_unplug_mid_send)
+{
+        lost_mid_send("unplug 1");
+}
+END_TEST
+
 /* Non-confirmable: AT+QLWDATASEND with 0x0000, delivered on the command's OK. */
 START_TEST(test_non_confirmable)
 {
@@ -626,6 +670,8 @@ static Suite *suite(void)
         tcase_add_test(tc, test_clear_and_list);
         tcase_add_test(tc, test_storage_full);
         tcase_add_test(tc, test_non_confirmable);
+        tcase_add_test(tc, test_module_reboot_mid_send);
+        tcase_add_test(tc, test_unplug_mid_send);
         tcase_add_test(tc, test_fair_with_senddata);
         suite_add_tcase(s, tc);
         return s;
