@@ -966,15 +966,33 @@ static const char *as_user(struct harness *h, const char *user, const char *what
                                 snprintf(out, sizeof(out), "ok %s", v);
                         else
                                 snprintf(out, sizeof(out), "%s", err.name ? err.name : strerror(-r));
+                } else if (strcmp(what, "counters") == 0 || strcmp(what, "history") == 0 ||
+                           strcmp(what, "queue") == 0 || strcmp(what, "clear") == 0 || strcmp(what, "refresh") == 0) {
+                        static const struct { const char *what, *iface, *member; } calls[] = {
+                                { "counters", MODEM, "GetCounters" }, { "history", FOTA, "GetHistory" },
+                                { "queue", LWM2M, "GetQueue" }, { "clear", LWM2M, "ClearQueue" },
+                                { "refresh", NETWORK, "Refresh" },
+                        };
+                        size_t i = 0;
+
+                        while (strcmp(calls[i].what, what) != 0)
+                                i++;
+                        r = sd_bus_call_method(bus, "org.bc26d", "/org/bc26d/Modem", calls[i].iface, calls[i].member,
+                                               &err, &reply, "");
+                        snprintf(out, sizeof(out), "%s", r >= 0 ? "ok" : err.name ? err.name : strerror(-r));
                 } else {
-                        static const uint8_t one[] = { 0x01 };
+                        static const uint8_t one[] = { 0x01 }, two[] = { 0x02 };
+                        bool enqueue = strcmp(what, "enqueue") == 0;
                         sd_bus_message *m = NULL;
 
-                        r = sd_bus_message_new_method_call(bus, &m, "org.bc26d", "/org/bc26d/Modem", LWM2M, "SendData");
+                        r = sd_bus_message_new_method_call(bus, &m, "org.bc26d", "/org/bc26d/Modem", LWM2M,
+                                                           enqueue ? "Enqueue" : "SendData");
                         if (r >= 0)
                                 r = sd_bus_message_append(m, "uuu", 19, 0, 0);
-                        if (r >= 0)
-                                r = sd_bus_message_append_array(m, 'y', one, sizeof(one));
+                        if (r >= 0)     /* 02 for the outbox: not to be counted as a SendData */
+                                r = sd_bus_message_append_array(m, 'y', enqueue ? two : one, sizeof(one));
+                        if (r >= 0 && enqueue)
+                                r = sd_bus_message_append(m, "a{sv}", 0);
                         if (r >= 0)
                                 r = sd_bus_call(bus, m, 30ULL * 1000 * 1000, &err, &reply);
                         snprintf(out, sizeof(out), "%s", r >= 0 ? "ok" : err.name ? err.name : strerror(-r));
@@ -1055,6 +1073,22 @@ START_TEST(test_policy)
         r = as_user(&h, USER_OTHER, "send");
         ck_assert_msg(strcmp(r, ERR_ACCESS_DENIED) == 0, "SendData as %s: %s", USER_OTHER, r);
         ck_assert_int_eq(count_commands(&h, "AT+QLWDATASEND", true), 0);
+        /* The outbox and Refresh like SendData; the counters and the history are for everyone. */
+        {
+                static const char *const members_only[] = { "enqueue", "queue", "clear", "refresh" };
+
+                for (size_t i = 0; i < sizeof(members_only) / sizeof(members_only[0]); i++) {
+                        r = as_user(&h, USER_OTHER, members_only[i]);
+                        ck_assert_msg(strcmp(r, ERR_ACCESS_DENIED) == 0, "%s as %s: %s", members_only[i], USER_OTHER, r);
+                        r = as_user(&h, USER_MEMBER, members_only[i]);
+                        ck_assert_msg(strcmp(r, ERR_ACCESS_DENIED) != 0, "%s as %s (group bc26): %s", members_only[i],
+                                      USER_MEMBER, r);
+                }
+                r = as_user(&h, USER_OTHER, "counters");
+                ck_assert_msg(strcmp(r, "ok") == 0, "GetCounters as %s: %s", USER_OTHER, r);
+                r = as_user(&h, USER_OTHER, "history");
+                ck_assert_msg(strcmp(r, "ok") == 0, "GetHistory as %s: %s", USER_OTHER, r);
+        }
         r = as_user(&h, USER_MEMBER, "send");
         ck_assert_msg(strcmp(r, "ok") == 0, "SendData as %s (group bc26): %s", USER_MEMBER, r);
         ck_assert_int_eq(count_commands(&h, "AT+QLWDATASEND=19,0,0,1,01,0x0100", false), 1);
