@@ -7,13 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "delivery.h"
 #include "log.h"
 #include "lwm2m.h"
 #include "outbox-store.h"
 #include "outbox.h"
-
-#define USEC_PER_SEC UINT64_C(1000000)
 
 struct delivery {
         struct config_outbox cfg;

@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "ctl-history.h"
 #include "ctl-queue.h"
 
 #define COL_GAP "  "
-#define USEC_PER_SEC 1000000ULL
 
 /* "in 12s" for a time after now (rounded up: never "in 0s"), else past. */
 static void format_future(uint64_t at, uint64_t now, const char *past, char *buf, size_t size)
