@@ -36,6 +36,11 @@
 #include "service.h"
 #include "store.h"
 
+/* A CLOCK_BOOTTIME time last converted for display, and its wall-clock value. */
+struct display_time {
+        uint64_t boottime, realtime;
+};
+
 struct manager {
         struct config cfg;
         char *state_dir;
@@ -60,11 +65,9 @@ struct manager {
         struct service *service;
         struct event *ev_start;
         int exit_error;                 /* negative errno that stopped the loop */
-        uint64_t deadline_boottime;     /* the FOTA deadline last converted for display... */
-        uint64_t deadline_realtime;     /* ...and its wall-clock value, converted once */
         bool unrecorded_protection;     /* gated by a cautious start that no history entry records */
-        uint64_t reading_boottime;      /* the same for the network reading's time */
-        uint64_t reading_realtime;
+        struct display_time deadline;   /* Fota1.Deadline */
+        struct display_time reading;    /* Network1.Updated */
 };
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -118,30 +121,24 @@ static const char *state_string(const struct manager *m)
         return "initializing";
 }
 
-/* Convert once per deadline: converting on every event would make the wall-clock value jitter
- * by microseconds and emit a PropertiesChanged each time. */
+/* Convert once per value (0 stays 0): converting on every event would make the wall-clock value
+ * jitter by microseconds and emit a PropertiesChanged each time. */
+static uint64_t display_realtime(struct display_time *t, uint64_t boottime)
+{
+        if (boottime == 0)
+                return 0;
+        if (boottime != t->boottime) {
+                t->boottime = boottime;
+                t->realtime = clock_boottime_to_realtime(boottime);
+        }
+        return t->realtime;
+}
+
 static uint64_t deadline_realtime(struct manager *m)
 {
         uint64_t d = fota_next_deadline(&m->fota);
 
-        if (d == UINT64_MAX)
-                return 0;
-        if (d != m->deadline_boottime) {
-                m->deadline_boottime = d;
-                m->deadline_realtime = clock_boottime_to_realtime(d);
-        }
-        return m->deadline_realtime;
-}
-
-static uint64_t reading_realtime(struct manager *m, uint64_t boottime)
-{
-        if (boottime == 0)
-                return 0;
-        if (boottime != m->reading_boottime) {
-                m->reading_boottime = boottime;
-                m->reading_realtime = clock_boottime_to_realtime(boottime);
-        }
-        return m->reading_realtime;
+        return display_realtime(&m->deadline, d == UINT64_MAX ? 0 : d);
 }
 
 static void snapshot(struct manager *m, struct bus_snapshot *s)
@@ -179,7 +176,7 @@ static void snapshot(struct manager *m, struct bus_snapshot *s)
         s->earfcn = ns->earfcn;
         s->pci = ns->pci;
         s->band = ns->band;
-        s->updated = reading_realtime(m, ns->updated);
+        s->updated = display_realtime(&m->reading, ns->updated);
 }
 
 static void sync_bus(struct manager *m)
