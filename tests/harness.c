@@ -592,6 +592,24 @@ void harness_start_ready(struct harness *h, const char *sim_args, const char *ex
                       "daemon never ready: State=%s", harness_prop(h, "org.bc26d.Modem1", "State"));
 }
 
+int harness_count_commands(struct harness *h, const char *cmd, bool prefix)
+{
+        char *log = harness_read_file(h->simlog);
+        int n = 0;
+
+        for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+                const char *c = strchr(line, ' ');
+
+                if (line[0] == '#' || !c)
+                        continue;
+                c++;
+                if (prefix ? strncmp(c, cmd, strlen(cmd)) == 0 : strcmp(c, cmd) == 0)
+                        n++;
+        }
+        free(log);
+        return n;
+}
+
 int harness_commands_between(struct harness *h, const char *from, const char *to, char *buf, size_t size)
 {
         char *log = harness_read_file(h->simlog);

@@ -56,6 +56,9 @@ void harness_start_ready(struct harness *h, const char *sim_args, const char *ex
  * from and before the first later one containing to (NULL: end of log); newline separated in buf.
  * Returns how many. */
 int harness_commands_between(struct harness *h, const char *from, const char *to, char *buf, size_t size);
+/* Commands the module received (the simulator log's "<time> <command>" lines, not "# events")
+ * equal to cmd, or starting with it when prefix. */
+int harness_count_commands(struct harness *h, const char *cmd, bool prefix);
 /* Send one control request to the simulator; returns its reply line (static buffer). */
 const char *harness_sim(struct harness *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Wait until file contains needle at least count times; false on timeout. */

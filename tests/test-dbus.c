@@ -33,30 +33,10 @@
 
 /* ---- small helpers ---------------------------------------------------------------------------- */
 
-/* Commands the module received (its log's "<time> <command>" lines, not "# events") equal to cmd,
- * or starting with it when prefix. */
-static int count_commands(struct harness *h, const char *cmd, bool prefix)
-{
-        char *log = harness_read_file(h->simlog);
-        int n = 0;
-
-        for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
-                const char *c = strchr(line, ' ');
-
-                if (line[0] == '#' || !c)
-                        continue;
-                c++;
-                if (prefix ? strncmp(c, cmd, strlen(cmd)) == 0 : strcmp(c, cmd) == 0)
-                        n++;
-        }
-        free(log);
-        return n;
-}
-
 static bool wait_commands(struct harness *h, const char *cmd, int count, int timeout_ms)
 {
         for (long until = harness_deadline_ms(timeout_ms); harness_now_ms() <= until; harness_msleep(20))
-                if (count_commands(h, cmd, false) >= count)
+                if (harness_count_commands(h, cmd, false) >= count)
                         return true;
         return false;
 }
@@ -179,8 +159,8 @@ START_TEST(test_send_success_after_send_ok)
         harness_sim(&h, "hold-send off");
         ck_assert_msg(wait_calls(&h, &c, 1, WAIT_MS), "no reply after SEND OK");
         assert_success(&c, "SendData");
-        ck_assert_int_eq(count_commands(&h, "AT+QLWDATASEND=19,0,0,2,0102,0x0100", false), 1);
-        ck_assert_int_eq(count_commands(&h, "AT+QLWDATASEND", true), 1);
+        ck_assert_int_eq(harness_count_commands(&h, "AT+QLWDATASEND=19,0,0,2,0102,0x0100", false), 1);
+        ck_assert_int_eq(harness_count_commands(&h, "AT+QLWDATASEND", true), 1);
         harness_cleanup(&h);
 }
 END_TEST
@@ -235,8 +215,8 @@ START_TEST(test_refused_in_each_phase)
         ck_assert_msg(!strstr(between, "QLWDATASEND") && !strstr(between, "AT+QRST"),
                       "data or a reset reached the module in reporting:\n%s", between);
         ck_assert_str_eq(harness_prop(&h, FOTA, "Phase"), "reporting");
-        ck_assert_int_eq(count_commands(&h, "AT+QLWDATASEND", true), 0);
-        ck_assert_int_eq(count_commands(&h, "AT+QRST", true), 0);
+        ck_assert_int_eq(harness_count_commands(&h, "AT+QLWDATASEND", true), 0);
+        ck_assert_int_eq(harness_count_commands(&h, "AT+QRST", true), 0);
         harness_cleanup(&h);
 }
 END_TEST
@@ -264,7 +244,7 @@ START_TEST(test_queued_send_refused_when_upgrade_starts)
         harness_sim(&h, "hold-send off");
         ck_assert_msg(wait_calls(&h, c, 1, WAIT_MS), "the send in flight never got a reply");
         harness_msleep(300);
-        ck_assert_int_eq(count_commands(&h, "AT+QLWDATASEND", true), 1);
+        ck_assert_int_eq(harness_count_commands(&h, "AT+QLWDATASEND", true), 1);
         ck_assert_str_eq(harness_prop(&h, FOTA, "Phase"), "downloading");
         harness_cleanup(&h);
 }
@@ -302,8 +282,8 @@ START_TEST(test_invalid_args)
         /* The edges are valid: ids 65535 and exactly 512 bytes reach the module. */
         send_sync(&h, &ok, 65535, 65535, 65535, payload, 512);
         assert_success(&ok, "SendData(65535/65535/65535, 512 bytes)");
-        ck_assert_int_eq(count_commands(&h, "AT+QLWDATASEND=65535,65535,65535,512,", true), 1);
-        ck_assert_int_eq(count_commands(&h, "AT+QLWDATASEND", true), 1);
+        ck_assert_int_eq(harness_count_commands(&h, "AT+QLWDATASEND=65535,65535,65535,512,", true), 1);
+        ck_assert_int_eq(harness_count_commands(&h, "AT+QLWDATASEND", true), 1);
 
         /* InvalidArgs wins over UpgradeInProgress. */
         harness_sim(&h, "urc +QIND: \"FOTA\",\"COAPSTART\"");
@@ -312,7 +292,7 @@ START_TEST(test_invalid_args)
         assert_error(&c, ERR_INVALID_ARGS, "empty payload while downloading");
         send_sync(&h, &c, 19, 0, 0, payload, 1);
         assert_error(&c, ERR_UPGRADE, "one byte while downloading");
-        ck_assert_int_eq(count_commands(&h, "AT+QLWDATASEND", true), 1);
+        ck_assert_int_eq(harness_count_commands(&h, "AT+QLWDATASEND", true), 1);
         harness_cleanup(&h);
 }
 END_TEST
@@ -337,7 +317,7 @@ START_TEST(test_not_ready)
         send_sync(&h, &c, 19, 0, 0, payload, 0);
         assert_error(&c, ERR_INVALID_ARGS, "empty payload while registering");
         ck_assert_str_eq(harness_prop(&h, LWM2M, "Registered"), "false");
-        ck_assert_int_eq(count_commands(&h, "AT+QLWDATASEND", true), 0);
+        ck_assert_int_eq(harness_count_commands(&h, "AT+QLWDATASEND", true), 0);
         harness_cleanup(&h);
 }
 END_TEST
@@ -363,7 +343,7 @@ START_TEST(test_queue_full)
         ck_assert(wait_commands(&h, "AT+QLWDATASEND=19,0,0,1,01,0x0100", 1, WAIT_MS));
         /* One confirmable at a time: the 2nd is not written while the 1st waits for SEND OK. */
         pump_for(&h, 300);
-        ck_assert_int_eq(count_commands(&h, "AT+QLWDATASEND", true), 1);
+        ck_assert_int_eq(harness_count_commands(&h, "AT+QLWDATASEND", true), 1);
         harness_sim(&h, "hold-send off");
         ck_assert_msg(wait_calls(&h, c, 3, WAIT_MS), "queued SendData calls never completed");
         for (size_t i = 0; i < 3; i++)
@@ -375,7 +355,7 @@ START_TEST(test_queue_full)
         ck_assert_msg(a && b && d && a < b && b < d, "sends missing or out of order:\n%s", log);
         ck_assert_ptr_null(strstr(log, "AT+QLWDATASEND=19,0,0,1,04,"));
         free(log);
-        ck_assert_int_eq(count_commands(&h, "AT+QLWDATASEND", true), 3);
+        ck_assert_int_eq(harness_count_commands(&h, "AT+QLWDATASEND", true), 3);
         harness_cleanup(&h);
 }
 END_TEST
@@ -404,7 +384,7 @@ START_TEST(test_send_failed)
         assert_error(&c, ERR_SEND_FAILED, t->sim);
         ck_assert_msg(strstr(c.message, t->mentions), "%s: message does not mention %s: '%s'", t->sim, t->mentions,
                       c.message);
-        ck_assert_int_eq(count_commands(&h, "AT+QLWDATASEND=19,0,0,2,0102,0x0100", false), 1);
+        ck_assert_int_eq(harness_count_commands(&h, "AT+QLWDATASEND=19,0,0,2,0102,0x0100", false), 1);
         /* The session survives a failed send: the next one goes through. */
         ck_assert(harness_wait_prop(&h, MODEM, "State", "ready", WAIT_MS));
         send_sync(&h, &c, 19, 0, 0, payload, sizeof(payload));
@@ -436,7 +416,7 @@ START_TEST(test_reset_idle)
         ck_assert_msg(harness_events_wait(&e, "Modem1.State=ready", WAIT_MS), "State never returned to ready");
         ck_assert_int_gt(harness_events_find(&e, "Modem1.State=ready", (size_t) left), left);
         ck_assert_str_eq(harness_prop(&h, MODEM, "State"), "ready");
-        ck_assert_int_eq(count_commands(&h, "AT+QRST=1", false), 1);
+        ck_assert_int_eq(harness_count_commands(&h, "AT+QRST=1", false), 1);
         ck_assert_int_eq(harness_events_find(&e, "ModuleReset at false", 0), -1);
         /* Once per reboot. */
         ck_assert_int_eq(harness_events_find(&e, "ModuleRebooted at-reset",
@@ -1072,7 +1052,7 @@ START_TEST(test_policy)
         ck_assert_msg(strcmp(r, "ok ready") == 0, "Get State as %s: %s", USER_OTHER, r);
         r = as_user(&h, USER_OTHER, "send");
         ck_assert_msg(strcmp(r, ERR_ACCESS_DENIED) == 0, "SendData as %s: %s", USER_OTHER, r);
-        ck_assert_int_eq(count_commands(&h, "AT+QLWDATASEND", true), 0);
+        ck_assert_int_eq(harness_count_commands(&h, "AT+QLWDATASEND", true), 0);
         /* The outbox and Refresh like SendData; the counters and the history are for everyone. */
         {
                 static const char *const members_only[] = { "enqueue", "queue", "clear", "refresh" };
@@ -1091,13 +1071,13 @@ START_TEST(test_policy)
         }
         r = as_user(&h, USER_MEMBER, "send");
         ck_assert_msg(strcmp(r, "ok") == 0, "SendData as %s (group bc26): %s", USER_MEMBER, r);
-        ck_assert_int_eq(count_commands(&h, "AT+QLWDATASEND=19,0,0,1,01,0x0100", false), 1);
+        ck_assert_int_eq(harness_count_commands(&h, "AT+QLWDATASEND=19,0,0,1,01,0x0100", false), 1);
         /* The same through bc26ctl: 77 (EX_NOPERM) for the outsider, 0 for the member. */
         ck_assert_int_eq(ctl_as(&h, USER_OTHER, "send 19/0/0 0102"), 77);
         ck_assert_int_eq(ctl_as(&h, USER_MEMBER, "send 19/0/0 0102"), 0);
-        ck_assert_int_eq(count_commands(&h, "AT+QLWDATASEND=19,0,0,2,0102,0x0100", false), 1);
+        ck_assert_int_eq(harness_count_commands(&h, "AT+QLWDATASEND=19,0,0,2,0102,0x0100", false), 1);
         ck_assert_int_eq(ctl_as(&h, USER_OTHER, "reset"), 77);
-        ck_assert_int_eq(count_commands(&h, "AT+QRST", true), 0);
+        ck_assert_int_eq(harness_count_commands(&h, "AT+QRST", true), 0);
 
         /* Killed outright (SIGKILL, as a watchdog or the OOM killer does), bc26d is restarted by
          * systemd as the same unprivileged user: its successor must open the pty the bridge (here

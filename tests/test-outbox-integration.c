@@ -27,22 +27,6 @@ static void sent_line(unsigned k, char *buf, size_t size)
         snprintf(buf, size, "AT+QLWDATASEND=19,0,0,2,%04X,0x0100", k);
 }
 
-/* How many times the module received exactly cmd (the simulator's log: "<time> <command>"). */
-static int count_commands(struct harness *h, const char *cmd)
-{
-        char *log = harness_read_file(h->simlog);
-        int n = 0;
-
-        for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
-                const char *c = strchr(line, ' ');
-
-                if (line[0] != '#' && c && strcmp(c + 1, cmd) == 0)
-                        n++;
-        }
-        free(log);
-        return n;
-}
-
 /* Line number (0-based, commands only) of the first occurrence of cmd, -1 if none. */
 static int command_index(struct harness *h, const char *cmd)
 {
@@ -157,10 +141,11 @@ START_TEST(test_fifty_during_upgrade)
         ck_assert_int_ge(reregistered, 0);
         first = -1;
         for (unsigned k = 0; k < 50; k++) {
-                int at;
+                int at, n;
 
                 sent_line(k, line, sizeof(line));
-                ck_assert_msg(count_commands(&h, line) == 1, "%s sent %d times", line, count_commands(&h, line));
+                n = harness_count_commands(&h, line, false);
+                ck_assert_msg(n == 1, "%s sent %d times", line, n);
                 at = command_index(&h, line);
                 ck_assert_msg(at > reregistered, "%s before the re-registration", line);
                 ck_assert_msg(at > first, "%s out of order", line);
@@ -215,7 +200,7 @@ START_TEST(test_sigkill_loses_nothing)
                 int n;
 
                 sent_line(k, line, sizeof(line));
-                n = count_commands(&h, line);
+                n = harness_count_commands(&h, line, false);
                 ck_assert_msg(n >= 1, "%s never sent: an acknowledged message was lost", line);
                 sent += n;
                 dups += n - 1;
@@ -251,7 +236,7 @@ START_TEST(test_send_fail_twice_then_ok)
         snprintf(ev, sizeof(ev), "DataDelivered %llu", (unsigned long long) id);
         ck_assert_msg(harness_events_wait(&e, ev, WAIT_MS), "not delivered");
         sent_line(7, line, sizeof(line));
-        ck_assert_int_eq(count_commands(&h, line), 3);
+        ck_assert_int_eq(harness_count_commands(&h, line, false), 3);
         snprintf(ev, sizeof(ev), "DataDropped %llu", (unsigned long long) id);
         ck_assert_int_eq(harness_events_find(&e, ev, 0), -1);
         harness_events_stop(&e);
@@ -275,7 +260,7 @@ START_TEST(test_dropped_after_max_attempts)
         snprintf(ev, sizeof(ev), "DataDropped %llu failed: SEND FAIL", (unsigned long long) id);
         ck_assert_msg(harness_events_wait(&e, ev, WAIT_MS), "not dropped as failed");
         sent_line(9, line, sizeof(line));
-        ck_assert_int_eq(count_commands(&h, line), 2);
+        ck_assert_int_eq(harness_count_commands(&h, line, false), 2);
         ck_assert_str_eq(prop(&h, "Queued"), "0");
         harness_events_stop(&e);
         harness_cleanup(&h);
@@ -306,7 +291,7 @@ START_TEST(test_ttl_expires_while_gated)
         snprintf(ev, sizeof(ev), "DataDelivered %llu", (unsigned long long) kept);
         ck_assert_msg(harness_events_wait(&e, ev, 3 * WAIT_MS), "the message without ttl was not delivered");
         sent_line(3, line, sizeof(line));
-        ck_assert_int_eq(count_commands(&h, line), 0);
+        ck_assert_int_eq(harness_count_commands(&h, line, false), 0);
         harness_events_stop(&e);
         harness_cleanup(&h);
 }
@@ -500,7 +485,7 @@ static void lost_mid_send(const char *how)
         harness_sim(&h, "hold-send on");
         id = enqueue(&h, 11);
         sent_line(11, line, sizeof(line));
-        for (long end = harness_deadline_ms(WAIT_MS); count_commands(&h, line) == 0;) {
+        for (long end = harness_deadline_ms(WAIT_MS); harness_count_commands(&h, line, false) == 0;) {
                 ck_assert_msg(harness_now_ms() < end, "never sent");
                 harness_msleep(5);
         }
@@ -510,7 +495,7 @@ static void lost_mid_send(const char *how)
         harness_sim(&h, "hold-send off");
         snprintf(ev, sizeof(ev), "DataDelivered %llu", (unsigned long long) id);
         ck_assert_msg(harness_events_wait(&e, ev, 3 * WAIT_MS), "not delivered after '%s'", how);
-        ck_assert_int_ge(count_commands(&h, line), 2);
+        ck_assert_int_ge(harness_count_commands(&h, line, false), 2);
         snprintf(ev, sizeof(ev), "DataDropped %llu", (unsigned long long) id);
         ck_assert_int_eq(harness_events_find(&e, ev, 0), -1);
         harness_events_stop(&e);
@@ -543,7 +528,7 @@ START_TEST(test_non_confirmable)
         id = enqueue_opts(&h, 5, "non-confirmable", 0, NULL);
         snprintf(ev, sizeof(ev), "DataDelivered %llu", (unsigned long long) id);
         ck_assert_msg(harness_events_wait(&e, ev, WAIT_MS), "not delivered");
-        ck_assert_int_eq(count_commands(&h, "AT+QLWDATASEND=19,0,0,2,0005,0x0000"), 1);
+        ck_assert_int_eq(harness_count_commands(&h, "AT+QLWDATASEND=19,0,0,2,0005,0x0000", false), 1);
         harness_events_stop(&e);
         harness_cleanup(&h);
 }
@@ -571,7 +556,7 @@ START_TEST(test_fair_with_senddata)
         harness_sim(&h, "urc +QIND: \"FOTA\",\"COAPEND\",5");
         ck_assert(harness_wait_prop(&h, FOTA, "Phase", "idle", WAIT_MS));
         sent_line(0, line, sizeof(line));
-        for (long end = harness_deadline_ms(WAIT_MS); count_commands(&h, line) == 0;) {
+        for (long end = harness_deadline_ms(WAIT_MS); harness_count_commands(&h, line, false) == 0;) {
                 ck_assert_msg(harness_now_ms() < end, "the backlog did not start");
                 harness_msleep(5);
         }
